@@ -1,0 +1,243 @@
+/*
+ * heaptop wire protocol, shared by the agent (encoder) and the viewer (decoder).
+ *
+ * Everything travels as frames.  A frame is a 12-byte header followed by
+ * `length` bytes of payload.  All integers are little-endian.  Strings are a
+ * u32 length followed by that many bytes, no terminator.
+ *
+ *   header:  u32 magic (HT_MAGIC) | u16 version (HT_VERSION) | u16 type | u32 length
+ *
+ * A client sends HT_MSG_REQUEST frames.  For each one the agent answers with
+ * one snapshot, which is the frame sequence
+ *
+ *   HELLO  MODULES?  STACKS*  COUNTERS+  GLOBALS  END
+ *
+ * MODULES is sent when the client's module generation differs from the
+ * agent's; STACKS frames carry only the stacks with ids >= the number the
+ * client says it already holds.  The agent's live-at-exit file is one such
+ * snapshot, with every module and every stack, written to a file.
+ *
+ * Payloads ("followed by" means variable-length data after the fixed part):
+ *
+ *   REQUEST   u32 have_stacks | u32 have_modules_gen | u32 flags (HT_REQ_*)
+ *   HELLO     u32 pid | u32 ppid | u64 start_ns (CLOCK_REALTIME) | u32 depth
+ *             | u32 flags (HT_AGENT_*) | u64 sample_bytes | u64 max_stacks
+ *             followed by str exe | str cmdline (arguments joined by spaces)
+ *   MODULES   u32 generation | u32 count
+ *             followed by count x { u64 bias | u64 lo | u64 hi
+ *             | u16 path_len | u16 build_id_len | path bytes | build-id bytes }
+ *   STACKS    u32 first_id | u32 count
+ *             followed by count x { u16 depth | depth x u64 pc }
+ *             (pc[0] is the innermost frame, the caller of the allocator;
+ *             pcs other than pc[0] are return addresses)
+ *   COUNTERS  u32 count
+ *             followed by count x { u32 stack_id | i64 live_bytes
+ *             | i64 live_blocks | u64 total_bytes | u64 total_blocks }
+ *   GLOBALS   HT_GLOBALS_FIELDS x u64, in the order of struct ht_globals
+ *   END       u64 seq (same as GLOBALS.seq)
+ *
+ * Stack id 0 is the overflow stack: allocations whose stack could not be
+ * stored (the stack table was full) are charged to it; its depth is 0.
+ */
+#ifndef HEAPTOP_PROTO_H
+#define HEAPTOP_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HT_MAGIC 0x504f5448u /* "HTOP" read little-endian */
+#define HT_VERSION 1
+#define HT_HEADER_SIZE 12
+
+/* Limits both sides enforce before using a length or a count. */
+#define HT_MAX_FRAME (64u << 20) /* payload bytes of one frame */
+#define HT_MAX_DEPTH 256         /* frames in one stack */
+#define HT_MAX_STR 4096          /* bytes in one string or path */
+#define HT_MAX_BUILD_ID 64       /* bytes in one build-id */
+#define HT_MAX_MODULES 65536     /* modules in one MODULES frame */
+#define HT_REQUEST_SIZE 12       /* payload bytes of a REQUEST */
+
+enum ht_msg_type {
+	HT_MSG_REQUEST = 1,
+	HT_MSG_HELLO = 2,
+	HT_MSG_MODULES = 3,
+	HT_MSG_STACKS = 4,
+	HT_MSG_COUNTERS = 5,
+	HT_MSG_GLOBALS = 6,
+	HT_MSG_END = 7,
+};
+
+/* REQUEST flags */
+#define HT_REQ_RESET_PEAK 0x1u /* reset the peak to the current live bytes */
+
+/* HELLO flags: how the agent is recording */
+#define HT_AGENT_SAMPLED 0x1u /* sampling by bytes; counters are estimates */
+#define HT_AGENT_FRAME_POINTERS 0x2u /* stacks from the frame-pointer walker */
+
+/* GLOBALS flags */
+#define HT_GLOBAL_FINAL 0x1u /* written at exit: what was live at exit */
+
+/* Entries of one COUNTERS record, in bytes on the wire. */
+#define HT_COUNTER_RECORD_SIZE 36
+
+struct ht_globals {
+	uint64_t seq;             /* snapshot number, from 1 */
+	uint64_t realtime_ns;     /* CLOCK_REALTIME when taken */
+	uint64_t monotonic_ns;    /* CLOCK_MONOTONIC when taken */
+	uint64_t live_bytes;      /* bytes in live tracked blocks */
+	uint64_t live_blocks;     /* live tracked blocks */
+	uint64_t peak_bytes;      /* highest live_bytes since start or reset */
+	uint64_t allocs;          /* tracked allocations since start */
+	uint64_t frees;           /* frees of tracked blocks since start */
+	uint64_t total_bytes;     /* bytes ever allocated in tracked blocks */
+	uint64_t agent_bytes;     /* memory the agent mapped for its tables */
+	uint64_t untracked_blocks; /* allocations the agent could not record */
+	uint64_t untracked_bytes; /* their bytes */
+	uint64_t stacks;          /* stacks in the stack table, overflow included */
+	uint64_t flags;           /* HT_GLOBAL_* */
+	uint64_t exit_status;     /* with HT_GLOBAL_FINAL: the status given to exit() */
+};
+#define HT_GLOBALS_FIELDS 15
+
+struct ht_hello;
+
+/* Encoder: appends to a caller-owned buffer, never allocates. */
+struct ht_writer {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+	int overflow; /* set when a write did not fit; len stops growing */
+};
+
+/* Start writing into BUF of CAP bytes. */
+void ht_writer_init(struct ht_writer *w, void *buf, size_t cap);
+/* Append a little-endian integer, raw bytes, or a length-prefixed string. */
+void ht_put_u16(struct ht_writer *w, uint16_t v);
+void ht_put_u32(struct ht_writer *w, uint32_t v);
+void ht_put_u64(struct ht_writer *w, uint64_t v);
+void ht_put_bytes(struct ht_writer *w, const void *p, size_t n);
+void ht_put_str(struct ht_writer *w, const char *s, size_t n);
+/* Write a frame header with length 0; returns its offset for ht_frame_end. */
+size_t ht_frame_begin(struct ht_writer *w, enum ht_msg_type type);
+/* Patch the length of the frame begun at OFF to cover what was written since. */
+void ht_frame_end(struct ht_writer *w, size_t off);
+/* Append a whole REQUEST frame. */
+void ht_encode_request(struct ht_writer *w, uint32_t have_stacks,
+		       uint32_t have_modules_gen, uint32_t flags);
+/* Append a whole HELLO frame (exe and cmdline are cut to HT_MAX_STR). */
+void ht_encode_hello(struct ht_writer *w, const struct ht_hello *h);
+/* Append a whole GLOBALS frame. */
+void ht_encode_globals(struct ht_writer *w, const struct ht_globals *g);
+
+/* Decoder: reads from a caller-owned buffer, never allocates.  Once a read
+ * fails the reader stays failed and every later read returns zeros. */
+struct ht_reader {
+	const uint8_t *p;
+	const uint8_t *end;
+	const char *error; /* NULL while all reads succeeded */
+};
+
+struct ht_frame {
+	uint16_t type;
+	uint32_t length;
+	const uint8_t *payload;
+};
+
+/* Parse the frame at the start of BUF (LEN bytes).  Returns the frame's total
+ * size (header + payload) with *F filled, 0 when more bytes are needed, or -1
+ * with *ERR set when the bytes cannot be a valid frame. */
+long ht_frame_parse(const void *buf, size_t len, struct ht_frame *f, const char **err);
+
+/* Read from a frame's payload. */
+void ht_reader_init(struct ht_reader *r, const void *p, size_t n);
+uint16_t ht_get_u16(struct ht_reader *r);
+uint32_t ht_get_u32(struct ht_reader *r);
+uint64_t ht_get_u64(struct ht_reader *r);
+/* Point *P at the next N bytes; NULL and failure when fewer remain. */
+const uint8_t *ht_get_bytes(struct ht_reader *r, size_t n);
+/* A length-prefixed string of at most MAX bytes; *N gets its length. */
+const char *ht_get_str(struct ht_reader *r, size_t max, size_t *n);
+/* Fail the reader with MSG unless it already failed. */
+void ht_reader_fail(struct ht_reader *r, const char *msg);
+/* Fail unless every byte was consumed; returns the error or NULL. */
+const char *ht_reader_finish(struct ht_reader *r);
+
+/* Decoded REQUEST. */
+struct ht_request {
+	uint32_t have_stacks;
+	uint32_t have_modules_gen;
+	uint32_t flags;
+};
+/* Decode a REQUEST payload; returns NULL or an error message. */
+const char *ht_decode_request(const struct ht_frame *f, struct ht_request *out);
+/* HELLO contents; when decoded, strings point into the frame's payload. */
+struct ht_hello {
+	uint32_t pid, ppid;
+	uint64_t start_ns;
+	uint32_t depth, flags;
+	uint64_t sample_bytes, max_stacks;
+	const char *exe;
+	size_t exe_len;
+	const char *cmdline;
+	size_t cmdline_len;
+};
+/* Decode a HELLO payload; returns NULL or an error message. */
+const char *ht_decode_hello(const struct ht_frame *f, struct ht_hello *out);
+/* Decode a GLOBALS payload; returns NULL or an error message. */
+const char *ht_decode_globals(const struct ht_frame *f, struct ht_globals *out);
+
+/* A module as it appears in a MODULES frame; strings point into the payload. */
+struct ht_module {
+	uint64_t bias, lo, hi;
+	const char *path;
+	size_t path_len;
+	const uint8_t *build_id;
+	size_t build_id_len;
+};
+
+/* Iterate over the modules of a MODULES frame. */
+struct ht_module_iter {
+	struct ht_reader r;
+	uint32_t generation;
+	uint32_t count;
+	uint32_t index;
+};
+/* Start; returns NULL or an error message. */
+const char *ht_modules_begin(struct ht_module_iter *it, const struct ht_frame *f);
+/* Next module: 1 with *M filled, 0 at the end, -1 on error (see it->r.error). */
+int ht_modules_next(struct ht_module_iter *it, struct ht_module *m);
+
+/* Iterate over the stacks of a STACKS frame. */
+struct ht_stack_iter {
+	struct ht_reader r;
+	uint32_t first_id;
+	uint32_t count;
+	uint32_t index;
+};
+const char *ht_stacks_begin(struct ht_stack_iter *it, const struct ht_frame *f);
+/* Next stack: 1 with *ID, *DEPTH and *PCS (little-endian u64s, read them
+ * with ht_pc_at) filled, 0 at the end, -1 on error. */
+int ht_stacks_next(struct ht_stack_iter *it, uint32_t *id, uint16_t *depth,
+		   const uint8_t **pcs);
+/* The I-th pc of a stack returned by ht_stacks_next. */
+uint64_t ht_pc_at(const uint8_t *pcs, unsigned i);
+
+/* One COUNTERS record. */
+struct ht_counter {
+	uint32_t stack_id;
+	int64_t live_bytes, live_blocks;
+	uint64_t total_bytes, total_blocks;
+};
+struct ht_counter_iter {
+	struct ht_reader r;
+	uint32_t count;
+	uint32_t index;
+};
+const char *ht_counters_begin(struct ht_counter_iter *it, const struct ht_frame *f);
+/* Next record: 1, 0 at the end, -1 on error. */
+int ht_counters_next(struct ht_counter_iter *it, struct ht_counter *c);
+
+/* Name of a message type for messages, "unknown" when not one. */
+const char *ht_msg_name(unsigned type);
+
+#endif
