@@ -54,6 +54,14 @@ void ht_put_str(struct ht_writer *w, const char *s, size_t n)
 	ht_put_bytes(w, s, n);
 }
 
+void ht_patch_u32(struct ht_writer *w, size_t off, uint32_t v)
+{
+	if (w->overflow || off + 4 > w->len)
+		return;
+	for (int i = 0; i < 4; i++)
+		w->buf[off + i] = (uint8_t)(v >> (8 * i));
+}
+
 size_t ht_frame_begin(struct ht_writer *w, enum ht_msg_type type)
 {
 	size_t off = w->len;
@@ -73,8 +81,7 @@ void ht_frame_end(struct ht_writer *w, size_t off)
 		w->overflow = 1;
 		return;
 	}
-	for (int i = 0; i < 4; i++)
-		w->buf[off + 8 + i] = (uint8_t)(n >> (8 * i));
+	ht_patch_u32(w, off + 8, (uint32_t)n);
 }
 
 void ht_encode_request(struct ht_writer *w, uint32_t have_stacks,
@@ -123,6 +130,44 @@ void ht_encode_globals(struct ht_writer *w, const struct ht_globals *g)
 	ht_frame_end(w, off);
 }
 
+void ht_encode_end(struct ht_writer *w, uint64_t seq)
+{
+	size_t off = ht_frame_begin(w, HT_MSG_END);
+	ht_put_u64(w, seq);
+	ht_frame_end(w, off);
+}
+
+void ht_put_module(struct ht_writer *w, const struct ht_module *m)
+{
+	size_t path_len = m->path_len > HT_MAX_STR ? HT_MAX_STR : m->path_len;
+	size_t id_len = m->build_id_len > HT_MAX_BUILD_ID ? 0 : m->build_id_len;
+	ht_put_u64(w, m->bias);
+	ht_put_u64(w, m->lo);
+	ht_put_u64(w, m->hi);
+	ht_put_u16(w, (uint16_t)path_len);
+	ht_put_u16(w, (uint16_t)id_len);
+	ht_put_bytes(w, m->path, path_len);
+	ht_put_bytes(w, m->build_id, id_len);
+}
+
+void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth)
+{
+	if (depth > HT_MAX_DEPTH)
+		depth = HT_MAX_DEPTH;
+	ht_put_u16(w, (uint16_t)depth);
+	for (unsigned i = 0; i < depth; i++)
+		ht_put_u64(w, pcs[i]);
+}
+
+void ht_put_counter(struct ht_writer *w, const struct ht_counter *c)
+{
+	ht_put_u32(w, c->stack_id);
+	ht_put_u64(w, (uint64_t)c->live_bytes);
+	ht_put_u64(w, (uint64_t)c->live_blocks);
+	ht_put_u64(w, c->total_bytes);
+	ht_put_u64(w, c->total_blocks);
+}
+
 static uint32_t load_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -133,9 +178,10 @@ long ht_frame_parse(const void *buf, size_t len, struct ht_frame *f, const char 
 {
 	const uint8_t *p = buf;
 	if (len < HT_HEADER_SIZE) {
-		/* Reject a bad magic as early as its bytes arrive. */
+		/* Reject a bad magic as early as its bytes arrive.  With no
+		 * bytes, BUF may be NULL, which memcmp must not be given. */
 		static const uint8_t magic[4] = { 'H', 'T', 'O', 'P' };
-		if (memcmp(p, magic, len < 4 ? len : 4) != 0) {
+		if (len > 0 && memcmp(p, magic, len < 4 ? len : 4) != 0) {
 			*err = "not a heaptop frame (bad magic)";
 			return -1;
 		}
@@ -282,6 +328,17 @@ const char *ht_decode_globals(const struct ht_frame *f, struct ht_globals *out)
 	return ht_reader_finish(&r);
 }
 
+const char *ht_decode_end(const struct ht_frame *f, uint64_t *seq)
+{
+	const char *err = expect_type(f, HT_MSG_END);
+	if (err)
+		return err;
+	struct ht_reader r;
+	ht_reader_init(&r, f->payload, f->length);
+	*seq = ht_get_u64(&r);
+	return ht_reader_finish(&r);
+}
+
 const char *ht_modules_begin(struct ht_module_iter *it, const struct ht_frame *f)
 {
 	const char *err = expect_type(f, HT_MSG_MODULES);
@@ -373,8 +430,11 @@ const char *ht_counters_begin(struct ht_counter_iter *it, const struct ht_frame 
 	ht_reader_init(&it->r, f->payload, f->length);
 	it->count = ht_get_u32(&it->r);
 	it->index = 0;
-	if (!it->r.error &&
-	    (size_t)it->count * HT_COUNTER_RECORD_SIZE != (size_t)(it->r.end - it->r.p))
+	/* Divide, don't multiply: count * 36 wraps a 32-bit size_t, and a
+	 * wrapped product could match the length and let a huge count in. */
+	size_t left = (size_t)(it->r.end - it->r.p);
+	if (!it->r.error && (left % HT_COUNTER_RECORD_SIZE != 0 ||
+			     it->count != left / HT_COUNTER_RECORD_SIZE))
 		ht_reader_fail(&it->r, "counter count does not match frame length");
 	return it->r.error;
 }

@@ -28,8 +28,8 @@
  *             | u16 path_len | u16 build_id_len | path bytes | build-id bytes }
  *   STACKS    u32 first_id | u32 count
  *             followed by count x { u16 depth | depth x u64 pc }
- *             (pc[0] is the innermost frame, the caller of the allocator;
- *             pcs other than pc[0] are return addresses)
+ *             (pc[0] is the innermost frame, in the function that called
+ *             the allocator; every pc is a return address: symbolize pc-1)
  *   COUNTERS  u32 count
  *             followed by count x { u32 stack_id | i64 live_bytes
  *             | i64 live_blocks | u64 total_bytes | u64 total_blocks }
@@ -117,6 +117,8 @@ void ht_put_u32(struct ht_writer *w, uint32_t v);
 void ht_put_u64(struct ht_writer *w, uint64_t v);
 void ht_put_bytes(struct ht_writer *w, const void *p, size_t n);
 void ht_put_str(struct ht_writer *w, const char *s, size_t n);
+/* Overwrite the u32 at offset OFF (a count written before it was known). */
+void ht_patch_u32(struct ht_writer *w, size_t off, uint32_t v);
 /* Write a frame header with length 0; returns its offset for ht_frame_end. */
 size_t ht_frame_begin(struct ht_writer *w, enum ht_msg_type type);
 /* Patch the length of the frame begun at OFF to cover what was written since. */
@@ -128,6 +130,8 @@ void ht_encode_request(struct ht_writer *w, uint32_t have_stacks,
 void ht_encode_hello(struct ht_writer *w, const struct ht_hello *h);
 /* Append a whole GLOBALS frame. */
 void ht_encode_globals(struct ht_writer *w, const struct ht_globals *g);
+/* Append a whole END frame. */
+void ht_encode_end(struct ht_writer *w, uint64_t seq);
 
 /* Decoder: reads from a caller-owned buffer, never allocates.  Once a read
  * fails the reader stays failed and every later read returns zeros. */
@@ -185,6 +189,8 @@ struct ht_hello {
 const char *ht_decode_hello(const struct ht_frame *f, struct ht_hello *out);
 /* Decode a GLOBALS payload; returns NULL or an error message. */
 const char *ht_decode_globals(const struct ht_frame *f, struct ht_globals *out);
+/* Decode an END payload; returns NULL or an error message. */
+const char *ht_decode_end(const struct ht_frame *f, uint64_t *seq);
 
 /* A module as it appears in a MODULES frame; strings point into the payload. */
 struct ht_module {
@@ -194,6 +200,11 @@ struct ht_module {
 	const uint8_t *build_id;
 	size_t build_id_len;
 };
+
+/* Append one module record to a MODULES frame.  The path is cut to
+ * HT_MAX_STR; a build-id over HT_MAX_BUILD_ID is sent as none, since a cut
+ * one would match the wrong debug file. */
+void ht_put_module(struct ht_writer *w, const struct ht_module *m);
 
 /* Iterate over the modules of a MODULES frame. */
 struct ht_module_iter {
@@ -206,6 +217,10 @@ struct ht_module_iter {
 const char *ht_modules_begin(struct ht_module_iter *it, const struct ht_frame *f);
 /* Next module: 1 with *M filled, 0 at the end, -1 on error (see it->r.error). */
 int ht_modules_next(struct ht_module_iter *it, struct ht_module *m);
+
+/* Append one stack record to a STACKS frame: the innermost DEPTH pcs, cut
+ * to HT_MAX_DEPTH. */
+void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth);
 
 /* Iterate over the stacks of a STACKS frame. */
 struct ht_stack_iter {
@@ -228,6 +243,9 @@ struct ht_counter {
 	int64_t live_bytes, live_blocks;
 	uint64_t total_bytes, total_blocks;
 };
+/* Append one record to a COUNTERS frame. */
+void ht_put_counter(struct ht_writer *w, const struct ht_counter *c);
+
 struct ht_counter_iter {
 	struct ht_reader r;
 	uint32_t count;

@@ -1,0 +1,247 @@
+/*
+ * The agent's life in the target: settings from the environment, start-up
+ * (server thread, fork handlers), fork, and exit (the live-at-exit snapshot,
+ * the socket file).  The allocation hooks are in hooks.c.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h> /* rename(2) only: the agent never uses stdio streams */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/hooks.h"
+#include "agent/modules.h"
+#include "agent/ptrmap.h"
+#include "agent/server.h"
+#include "agent/snapshot.h"
+#include "agent/stacktab.h"
+
+struct agent_settings agent_settings = {
+	.depth = AGENT_DEFAULT_DEPTH,
+	.max_stacks = AGENT_DEFAULT_MAX_STACKS,
+};
+
+static uint64_t peak;
+static uint64_t start_ns;
+static pid_t init_pid;       /* the process these tables belong to */
+static int final_written;
+static int final_allowed;    /* this process may write HEAPTOP_FINAL */
+static int exit_status;
+static char cmdline[HT_MAX_STR];
+static size_t cmdline_len;
+
+static long env_long(const char *name, long lo, long hi, long dflt)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return dflt;
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *end || v < lo || v > hi ? dflt : v;
+}
+
+static const char *env_str(const char *name)
+{
+	const char *s = getenv(name);
+	return s && *s ? s : NULL;
+}
+
+void agent_settings_load(void)
+{
+	struct agent_settings *s = &agent_settings;
+	s->depth = (unsigned)env_long("HEAPTOP_DEPTH", 1, HT_MAX_DEPTH, AGENT_DEFAULT_DEPTH);
+	s->max_stacks = (uint32_t)env_long("HEAPTOP_MAX_STACKS", 2, PTRMAP_MAX_STACK + 1L,
+					   AGENT_DEFAULT_MAX_STACKS);
+	s->socket = env_str("HEAPTOP_SOCKET");
+	s->final_path = env_str("HEAPTOP_FINAL");
+	s->final_pid = env_long("HEAPTOP_FINAL_PID", 1, 0x7fffffffL, 0);
+}
+
+void path_add(struct path_buf *b, const char *s)
+{
+	for (; *s; s++, b->len++)
+		if (b->len + 1 < b->size)
+			b->buf[b->len] = *s;
+	if (b->size)
+		b->buf[b->len < b->size ? b->len : b->size - 1] = '\0';
+}
+
+void path_add_uint(struct path_buf *b, uint64_t v)
+{
+	char digits[21];
+	int i = (int)sizeof digits - 1;
+	digits[i] = '\0';
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	path_add(b, digits + i);
+}
+
+int path_expand(char *dst, size_t size, const char *template)
+{
+	struct path_buf b = { dst, size, 0 };
+	char one[2] = { 0, 0 };
+	for (const char *p = template; *p; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			path_add_uint(&b, (uint64_t)getpid());
+			p++;
+		} else {
+			one[0] = *p;
+			path_add(&b, one);
+		}
+	}
+	return b.len < b.size ? 0 : -1;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t agent_start_ns(void)
+{
+	return start_ns;
+}
+
+static void read_cmdline(void)
+{
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, cmdline, sizeof cmdline);
+	if (fd >= 0)
+		close(fd);
+	cmdline_len = n > 0 ? (size_t)n : 0;
+	while (cmdline_len > 0 && cmdline[cmdline_len - 1] == '\0')
+		cmdline_len--;
+	for (size_t i = 0; i < cmdline_len; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+}
+
+void agent_hello(struct ht_hello *h)
+{
+	memset(h, 0, sizeof *h);
+	h->pid = (uint32_t)getpid();
+	h->ppid = (uint32_t)getppid();
+	h->start_ns = start_ns;
+	h->depth = agent_settings.depth;
+	h->max_stacks = agent_settings.max_stacks;
+	h->exe = modules_exe();
+	h->exe_len = strlen(h->exe);
+	h->cmdline = cmdline;
+	h->cmdline_len = cmdline_len;
+}
+
+void agent_peak_raise(uint64_t candidate)
+{
+	uint64_t old = __atomic_load_n(&peak, __ATOMIC_RELAXED);
+	while (candidate > old &&
+	       !__atomic_compare_exchange_n(&peak, &old, candidate, 1,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t agent_peak(uint64_t live, int reset)
+{
+	if (reset)
+		__atomic_store_n(&peak, live, __ATOMIC_RELAXED);
+	else
+		agent_peak_raise(live);
+	return __atomic_load_n(&peak, __ATOMIC_RELAXED);
+}
+
+void agent_write_final(int status)
+{
+	const char *tmpl = agent_settings.final_path;
+	if (!tmpl || !final_allowed || getpid() != init_pid ||
+	    __atomic_exchange_n(&final_written, 1, __ATOMIC_ACQ_REL))
+		return;
+	char path[HT_MAX_STR], tmp[HT_MAX_STR];
+	if (path_expand(path, sizeof path, tmpl) < 0)
+		return;
+	struct path_buf b = { tmp, sizeof tmp, 0 };
+	path_add(&b, path);
+	path_add(&b, ".tmp");
+	if (b.len >= b.size)
+		return;
+	struct snap_buf buf = { 0 };
+	struct ht_request all = { 0 };
+	size_t len = snapshot_encode(&buf, &all, 1, status);
+	int fd = len ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+	if (fd >= 0) {
+		size_t off = 0;
+		while (off < len) {
+			ssize_t n = write(fd, buf.data + off, len - off);
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		/* Only a complete file takes the name: a reader never sees half. */
+		if (close(fd) == 0 && off == len)
+			rename(tmp, path);
+		else
+			unlink(tmp);
+	}
+	snapshot_buf_free(&buf);
+}
+
+static void fork_prepare(void)
+{
+	hooks_busy(1);
+	stacktab_lock();
+	ptrmap_lock_all();
+}
+
+static void fork_parent(void)
+{
+	ptrmap_unlock_all();
+	stacktab_unlock();
+	hooks_busy(-1);
+}
+
+static void fork_child(void)
+{
+	ptrmap_reset_locks();
+	stacktab_reset_lock();
+	init_pid = getpid();
+	start_ns = realtime_ns();
+	/* A fixed HEAPTOP_FINAL belongs to the parent; "%p" names our own. */
+	const char *f = agent_settings.final_path;
+	final_allowed = agent_settings.final_pid ? agent_settings.final_pid == init_pid
+						 : f && strstr(f, "%p") != NULL;
+	server_forget();
+	server_start(agent_settings.socket);
+	hooks_busy(-1);
+}
+
+static void note_exit_status(int status, void *arg)
+{
+	exit_status = status;
+}
+
+void agent_process_init(void)
+{
+	start_ns = realtime_ns();
+	init_pid = getpid();
+	final_allowed = !agent_settings.final_pid || agent_settings.final_pid == init_pid;
+	read_cmdline();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	on_exit(note_exit_status, NULL);
+	server_start(agent_settings.socket);
+}
+
+/* Runs late in exit, after the program's atexit handlers and destructors. */
+__attribute__((destructor)) static void agent_exit(void)
+{
+	hooks_busy(1);
+	agent_write_final(exit_status);
+	server_unlink();
+	hooks_busy(-1);
+}

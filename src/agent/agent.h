@@ -1,0 +1,54 @@
+/* What the agent's parts share: settings, the thread-state switch that keeps
+ * the agent's own work untraced, the peak, and the HELLO contents. */
+#ifndef HEAPTOP_AGENT_H
+#define HEAPTOP_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+
+#define AGENT_DEFAULT_DEPTH 64
+#define AGENT_DEFAULT_MAX_STACKS (1u << 20)
+
+struct agent_settings {
+	unsigned depth;          /* HEAPTOP_DEPTH: frames kept per stack */
+	uint32_t max_stacks;     /* HEAPTOP_MAX_STACKS */
+	const char *socket;      /* HEAPTOP_SOCKET, NULL for the default */
+	const char *final_path;  /* HEAPTOP_FINAL, NULL for none */
+	long final_pid;          /* HEAPTOP_FINAL_PID, 0 for any process */
+};
+
+/* Read once, at the first allocation. */
+extern struct agent_settings agent_settings;
+
+/* Read the environment into agent_settings. */
+void agent_settings_load(void);
+/* Fill H for a HELLO frame. */
+void agent_hello(struct ht_hello *h);
+/* The peak of live bytes, raised to LIVE if lower, or reset to LIVE. */
+uint64_t agent_peak(uint64_t live, int reset);
+/* Raise the peak to CANDIDATE if it is higher (the allocation path). */
+void agent_peak_raise(uint64_t candidate);
+/* Mark the calling thread as the agent's own: nothing it does is traced. */
+void agent_thread_untraced(void);
+/* Expand %p in TEMPLATE into DST (SIZE bytes); -1 when it does not fit. */
+int path_expand(char *dst, size_t size, const char *template);
+
+/* Appending to a fixed buffer without stdio; len may pass size, which
+ * means it did not fit. */
+struct path_buf {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+void path_add(struct path_buf *b, const char *s);
+void path_add_uint(struct path_buf *b, uint64_t v);
+
+/* Lifecycle, in agent.c, called by hooks.c. */
+void agent_process_init(void);
+void agent_write_final(int status);
+/* Time the agent started in this process (CLOCK_REALTIME ns). */
+uint64_t agent_start_ns(void);
+
+#endif

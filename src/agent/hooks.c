@@ -1,0 +1,427 @@
+/*
+ * The interposed allocation functions.  Each one calls the next allocator
+ * (found with dlsym(RTLD_NEXT), so jemalloc or tcmalloc under us still
+ * work) and records the result.  Rules that keep the target's behaviour
+ * intact: results, errno and alignment are the next allocator's; a block is
+ * forgotten before it is handed back (another thread may get the address at
+ * once); nothing here ever allocates through the hooks or holds a lock while
+ * unwinding.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <malloc.h>
+#include <libunwind.h>
+
+#include "agent/agent.h"
+#include "agent/hooks.h"
+#include "agent/lock.h"
+#include "agent/modules.h"
+#include "agent/ptrmap.h"
+#include "agent/server.h"
+#include "agent/stacktab.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define FLUSH_BYTES (64 << 10) /* per-thread live delta folded in past this */
+
+struct thread_state {
+	int busy;          /* > 0 while in agent code: allocations pass through */
+	unsigned stripe;   /* counter stripe + 1; 0 until assigned */
+	int64_t pending;   /* live-byte change not yet in live_flushed */
+	int registered;    /* the exit destructor is armed */
+};
+
+static __thread struct thread_state ts __attribute__((tls_model("initial-exec")));
+
+static struct {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	void (*exit)(int) __attribute__((noreturn));
+	void (*Exit)(int) __attribute__((noreturn));
+} real;
+
+enum { NOT_READY, RESOLVING, RESOLVED };
+static int resolve_state;
+static int core_ready;
+static int init_lock;
+static int64_t live_flushed;   /* sum of the threads' flushed deltas */
+static unsigned next_stripe;
+static pthread_key_t exit_key;
+
+/* dlsym may allocate before any allocator is known: serve those requests
+ * from a static arena that free() recognises and ignores. */
+#define ARENA_BYTES (256 << 10)
+static _Alignas(64) uint8_t arena[ARENA_BYTES];
+static size_t arena_used;
+
+static void *arena_alloc(size_t size)
+{
+	size_t need = ((size + 15) & ~(size_t)15) + 16;
+	size_t at = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+	if (at + need > ARENA_BYTES || need < size)
+		return NULL;
+	*(size_t *)(arena + at) = size;
+	return arena + at + 16; /* zeroed: it is static storage, used once */
+}
+
+static int in_arena(const void *p)
+{
+	return (const uint8_t *)p >= arena && (const uint8_t *)p < arena + ARENA_BYTES;
+}
+
+static size_t arena_size(const void *p)
+{
+	return *(const size_t *)((const uint8_t *)p - 16);
+}
+
+static void resolve(void)
+{
+	if (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) == RESOLVED)
+		return;
+	lock_acquire(&init_lock);
+	if (resolve_state == NOT_READY) {
+		resolve_state = RESOLVING;
+		real.malloc = dlsym(RTLD_NEXT, "malloc");
+		real.calloc = dlsym(RTLD_NEXT, "calloc");
+		real.realloc = dlsym(RTLD_NEXT, "realloc");
+		real.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
+		real.free = dlsym(RTLD_NEXT, "free");
+		real.posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
+		real.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
+		real.memalign = dlsym(RTLD_NEXT, "memalign");
+		real.valloc = dlsym(RTLD_NEXT, "valloc");
+		real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+		real.exit = dlsym(RTLD_NEXT, "_exit");
+		real.Exit = dlsym(RTLD_NEXT, "_Exit");
+		__atomic_store_n(&resolve_state, RESOLVED, __ATOMIC_RELEASE);
+	}
+	lock_release(&init_lock);
+}
+
+void hooks_busy(int delta)
+{
+	ts.busy += delta;
+}
+
+void agent_thread_untraced(void)
+{
+	ts.busy = 1;
+}
+
+static void flush_pending(void)
+{
+	__atomic_add_fetch(&live_flushed, ts.pending, __ATOMIC_RELAXED);
+	ts.pending = 0;
+}
+
+static void thread_exit(void *arg)
+{
+	flush_pending();
+}
+
+/* The tables and settings, made ready by the first allocation (which may
+ * come before any constructor runs). */
+static void core_init(void)
+{
+	lock_acquire(&init_lock);
+	if (!core_ready) {
+		agent_settings_load();
+		stacktab_configure(agent_settings.max_stacks);
+		modules_init();
+		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		pthread_key_create(&exit_key, thread_exit);
+		__atomic_store_n(&core_ready, 1, __ATOMIC_RELEASE);
+	}
+	lock_release(&init_lock);
+}
+
+static unsigned my_stripe(void)
+{
+	if (!ts.stripe)
+		ts.stripe = __atomic_fetch_add(&next_stripe, 1, __ATOMIC_RELAXED) %
+				    STACKTAB_STRIPES + 1;
+	return ts.stripe - 1;
+}
+
+/* Track the change D of this thread's live bytes and the peak it makes.
+ * The peak is exact for the allocating thread; others' unflushed deltas
+ * (under FLUSH_BYTES each) are folded in when they flush or at a snapshot. */
+static void live_change(int64_t d)
+{
+	ts.pending += d;
+	if (ts.pending >= FLUSH_BYTES || ts.pending <= -FLUSH_BYTES)
+		flush_pending();
+	if (d > 0) {
+		int64_t now = __atomic_load_n(&live_flushed, __ATOMIC_RELAXED) + ts.pending;
+		if (now > 0)
+			agent_peak_raise((uint64_t)now);
+	}
+	if (!ts.registered) {
+		ts.registered = 1;
+		pthread_setspecific(exit_key, &ts);
+	}
+}
+
+/* The caller's stack, the agent's own frames dropped. */
+static unsigned capture(uintptr_t *pcs)
+{
+	void *buf[HT_MAX_DEPTH + 16];
+	int n = unw_backtrace(buf, (int)agent_settings.depth + 16);
+	int i = 0;
+	/* Frames up to and including the hook are libunwind's and ours. */
+	while (i < n && !modules_in_agent((uintptr_t)buf[i]))
+		i++;
+	while (i < n && modules_in_agent((uintptr_t)buf[i]))
+		i++;
+	if (i == n)
+		i = 0;
+	unsigned depth = 0;
+	for (; i < n && depth < agent_settings.depth; i++)
+		pcs[depth++] = (uintptr_t)buf[i];
+	return depth;
+}
+
+static void record_alloc(void *p, size_t size)
+{
+	if (!p || ts.busy)
+		return;
+	int saved_errno = errno;
+	ts.busy++;
+	if (!__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
+		core_init();
+	unsigned stripe = my_stripe();
+	uintptr_t pcs[HT_MAX_DEPTH];
+	unsigned depth = capture(pcs);
+	uint32_t id = stacktab_intern(pcs, depth);
+	uint64_t old_size;
+	uint32_t old_id;
+	int r = size <= PTRMAP_MAX_SIZE
+			? ptrmap_insert((uintptr_t)p, size, id, &old_size, &old_id)
+			: -1;
+	if (r < 0) {
+		stacktab_untracked(stripe, size);
+	} else {
+		if (r == 1) { /* its free never reached us; forget the old block */
+			stacktab_credit(stripe, old_id, old_size);
+			live_change(-(int64_t)old_size);
+		}
+		stacktab_charge(stripe, id, size);
+		live_change((int64_t)size);
+	}
+	ts.busy--;
+	errno = saved_errno;
+}
+
+/* Forget P; returns 1 when it was tracked, with its record. */
+static int forget(void *p, uint64_t *size, uint32_t *id)
+{
+	if (!p || ts.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	ts.busy++;
+	int found = ptrmap_remove((uintptr_t)p, size, id);
+	if (found) {
+		stacktab_credit(my_stripe(), *id, *size);
+		live_change(-(int64_t)*size);
+	}
+	ts.busy--;
+	return found;
+}
+
+/* Put back a block that realloc failed to move. */
+static void unforget(void *p, uint64_t size, uint32_t id)
+{
+	uint64_t old_size;
+	uint32_t old_id;
+	ts.busy++;
+	if (ptrmap_insert((uintptr_t)p, size, id, &old_size, &old_id) >= 0) {
+		stacktab_charge(my_stripe(), id, size);
+		live_change((int64_t)size);
+	}
+	ts.busy--;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	resolve();
+	if (!real.malloc)
+		return arena_alloc(size);
+	void *p = real.malloc(size);
+	record_alloc(p, size);
+	return p;
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	resolve();
+	if (!real.calloc) {
+		size_t bytes;
+		if (__builtin_mul_overflow(n, size, &bytes)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return arena_alloc(bytes);
+	}
+	void *p = real.calloc(n, size);
+	if (p)
+		record_alloc(p, n * size); /* cannot overflow: calloc succeeded */
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	if (!p || in_arena(p))
+		return;
+	int saved_errno = errno;
+	uint64_t size;
+	uint32_t id;
+	forget(p, &size, &id);
+	resolve();
+	real.free(p);
+	errno = saved_errno;
+}
+
+/* realloc and reallocarray share this: FN does the work on the next
+ * allocator; SIZE is what the program asked for. */
+static void *realloc_common(void *p, size_t size, void *(*fn)(void *, size_t, size_t),
+			    size_t a, size_t b)
+{
+	uint64_t old_size;
+	uint32_t old_id;
+	int had = forget(p, &old_size, &old_id);
+	void *q = fn(p, a, b);
+	if (q)
+		record_alloc(q, size);
+	else if (had && size != 0)
+		unforget(p, old_size, old_id); /* failed: the old block is still live */
+	return q;
+}
+
+static void *call_realloc(void *p, size_t size, size_t unused)
+{
+	return real.realloc(p, size);
+}
+
+static void *call_reallocarray(void *p, size_t n, size_t size)
+{
+	return real.reallocarray(p, n, size);
+}
+
+EXPORT void *realloc(void *p, size_t size)
+{
+	resolve();
+	if (p && in_arena(p)) {
+		void *q = malloc(size);
+		if (q)
+			memcpy(q, p, arena_size(p) < size ? arena_size(p) : size);
+		return q;
+	}
+	if (!real.realloc)
+		return p ? NULL : arena_alloc(size);
+	return realloc_common(p, size, call_realloc, size, 0);
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	resolve();
+	if (!real.reallocarray || (p && in_arena(p)))
+		return realloc(p, bytes);
+	return realloc_common(p, bytes, call_reallocarray, n, size);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	resolve();
+	int saved_errno = errno;
+	int err = real.posix_memalign(out, align, size);
+	if (err == 0)
+		record_alloc(*out, size);
+	errno = saved_errno;
+	return err;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	resolve();
+	void *p = real.aligned_alloc(align, size);
+	record_alloc(p, size);
+	return p;
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+	resolve();
+	void *p = real.memalign(align, size);
+	record_alloc(p, size);
+	return p;
+}
+
+EXPORT void *valloc(size_t size)
+{
+	resolve();
+	void *p = real.valloc(size);
+	record_alloc(p, size);
+	return p;
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+	resolve();
+	void *p = real.pvalloc(size);
+	record_alloc(p, size);
+	return p;
+}
+
+/* _exit skips destructors: write the live-at-exit snapshot here. */
+static __attribute__((noreturn)) void exit_now(int status, void (*fn)(int))
+{
+	ts.busy++;
+	agent_write_final(status);
+	server_unlink();
+	ts.busy--;
+	if (fn)
+		fn(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+EXPORT void _exit(int status)
+{
+	resolve();
+	exit_now(status, real.exit);
+}
+
+EXPORT void _Exit(int status)
+{
+	resolve();
+	exit_now(status, real.Exit);
+}
+
+__attribute__((constructor)) static void hooks_init(void)
+{
+	ts.busy++;
+	resolve();
+	if (!core_ready)
+		core_init();
+	agent_process_init();
+	ts.busy--;
+}

@@ -1,0 +1,153 @@
+/* Module map through dl_iterate_phdr; build-ids read from the loaded notes. */
+#include "config.h"
+
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/modules.h"
+
+static char exe_path[HT_MAX_STR];
+static uintptr_t agent_lo, agent_hi;
+
+struct find_agent {
+	uintptr_t addr;
+};
+
+static void load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
+{
+	*lo = UINTPTR_MAX;
+	*hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < *lo)
+			*lo = a;
+		if (a + ph->p_memsz > *hi)
+			*hi = a + ph->p_memsz;
+	}
+}
+
+static int find_agent_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct find_agent *f = data;
+	uintptr_t lo, hi;
+	load_range(info, &lo, &hi);
+	if (f->addr >= lo && f->addr < hi) {
+		agent_lo = lo;
+		agent_hi = hi;
+		return 1;
+	}
+	return 0;
+}
+
+void modules_init(void)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+	exe_path[n > 0 ? n : 0] = '\0';
+	struct find_agent f = { (uintptr_t)&modules_init };
+	dl_iterate_phdr(find_agent_cb, &f);
+}
+
+const char *modules_exe(void)
+{
+	return exe_path;
+}
+
+int modules_in_agent(uintptr_t pc)
+{
+	return pc >= agent_lo && pc < agent_hi;
+}
+
+static int generation_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uint32_t *gen = data;
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+		*gen = (uint32_t)(info->dlpi_adds + info->dlpi_subs);
+	return 1;
+}
+
+uint32_t modules_generation(void)
+{
+	uint32_t gen = 0;
+	dl_iterate_phdr(generation_cb, &gen);
+	/* 0 is what a client that holds no module map sends. */
+	return gen + 1 ? gen + 1 : 1;
+}
+
+/* Find the GNU build-id note in the loaded segments of one object. */
+static const uint8_t *build_id(const struct dl_phdr_info *info, size_t *len)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		const uint8_t *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			size_t name = (nh->n_namesz + 3) & ~(size_t)3;
+			size_t desc = (nh->n_descsz + 3) & ~(size_t)3;
+			const uint8_t *d = p + sizeof *nh + name;
+			if (d + desc > end)
+				break;
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    memcmp(p + sizeof *nh, "GNU", 4) == 0 &&
+			    nh->n_descsz <= HT_MAX_BUILD_ID) {
+				*len = nh->n_descsz;
+				return d;
+			}
+			p = d + desc;
+		}
+	}
+	*len = 0;
+	return NULL;
+}
+
+struct encode_state {
+	struct ht_writer *w;
+	uint32_t count;
+	int first;
+};
+
+static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct encode_state *st = data;
+	const char *path = info->dlpi_name ? info->dlpi_name : "";
+	int first = st->first;
+	st->first = 0;
+	if (first && path[0] == '\0')
+		path = exe_path; /* the executable comes first, unnamed */
+	else if (path[0] == '\0' || strncmp(path, "linux-vdso", 10) == 0)
+		return 0; /* the vDSO has no file to read symbols from */
+	uintptr_t lo, hi;
+	load_range(info, &lo, &hi);
+	if (lo >= hi || st->count == HT_MAX_MODULES)
+		return 0;
+	size_t path_len = strnlen(path, HT_MAX_STR), id_len;
+	const uint8_t *id = build_id(info, &id_len);
+	ht_put_u64(st->w, info->dlpi_addr);
+	ht_put_u64(st->w, lo);
+	ht_put_u64(st->w, hi);
+	ht_put_u16(st->w, (uint16_t)path_len);
+	ht_put_u16(st->w, (uint16_t)id_len);
+	ht_put_bytes(st->w, path, path_len);
+	ht_put_bytes(st->w, id, id_len);
+	st->count++;
+	return 0;
+}
+
+void modules_encode(struct ht_writer *w)
+{
+	size_t off = ht_frame_begin(w, HT_MSG_MODULES);
+	ht_put_u32(w, modules_generation());
+	size_t count_at = w->len;
+	ht_put_u32(w, 0);
+	struct encode_state st = { w, 0, 1 };
+	dl_iterate_phdr(encode_cb, &st);
+	ht_patch_u32(w, count_at, st.count);
+	ht_frame_end(w, off);
+}

@@ -1,0 +1,31 @@
+/*
+ * Pointer map: address of every live tracked block -> (stack id, size).
+ * Sharded by address, each shard an open-addressing table with linear
+ * probing in its own mapping, guarded by its own spin lock.  16 bytes per
+ * entry, kept between 68% and 85% full, so about 20 bytes per live block.
+ */
+#ifndef HEAPTOP_PTRMAP_H
+#define HEAPTOP_PTRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest size a block may have to be tracked (40 bits, 1 TiB). */
+#define PTRMAP_MAX_SIZE ((UINT64_C(1) << 40) - 1)
+/* Largest stack id an entry can hold (24 bits). */
+#define PTRMAP_MAX_STACK ((UINT32_C(1) << 24) - 1)
+
+/* Record P with SIZE and STACK.  Returns 0, or -1 when the table could not
+ * grow (the block stays untracked).  If P was already present (a free the
+ * agent never saw), *OLD_SIZE and *OLD_STACK get its record and 1 is returned. */
+int ptrmap_insert(uintptr_t p, uint64_t size, uint32_t stack,
+		  uint64_t *old_size, uint32_t *old_stack);
+/* Remove P; 1 with its size and stack, 0 when P is not tracked. */
+int ptrmap_remove(uintptr_t p, uint64_t *size, uint32_t *stack);
+/* Take every shard lock (before fork) and release them (after). */
+void ptrmap_lock_all(void);
+void ptrmap_unlock_all(void);
+/* Release every shard lock without owning them: the child after fork. */
+void ptrmap_reset_locks(void);
+
+#endif

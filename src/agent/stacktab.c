@@ -1,0 +1,292 @@
+/* Stack table: lock-free lookups, append-only records, striped counters. */
+#include "config.h"
+
+#include <string.h>
+
+#include "agent/lock.h"
+#include "agent/mem.h"
+#include "agent/stacktab.h"
+
+#define CHUNK_SHIFT 12
+#define CHUNK_IDS (1u << CHUNK_SHIFT) /* ids per record or counter chunk */
+#define MAX_CHUNKS 4096               /* so at most 16M stacks */
+#define POOL_BYTES (1u << 20)         /* pcs are bump-allocated in 1 MiB pools */
+
+struct record {
+	const uintptr_t *pcs;
+	uint32_t hash;
+	uint32_t depth;
+};
+
+/* The hash index maps a hash to ids; 0 marks an empty slot (the overflow
+ * id is never indexed).  When it fills up a bigger one replaces it; old
+ * ones are kept because a lock-free reader may still be probing them. */
+struct index {
+	uint32_t mask;
+	uint32_t slots[];
+};
+
+/* One stripe's counters for one stack. */
+struct counts {
+	uint64_t alloc_bytes, alloc_blocks, freed_bytes, freed_blocks;
+};
+
+struct global_stripe {
+	uint64_t alloc_bytes, alloc_blocks, freed_bytes, freed_blocks;
+	uint64_t untracked_bytes, untracked_blocks;
+} __attribute__((aligned(64)));
+
+static uint32_t max_ids = 1u << 20;
+static int insert_lock;
+static uint32_t count = 1;           /* ids handed out; id 0 exists from the start */
+static struct record *records[MAX_CHUNKS];
+static struct index *index_now;
+static uint32_t indexed;             /* ids in index_now */
+static uint8_t *pool;
+static size_t pool_used = POOL_BYTES;
+static struct counts *counters[STACKTAB_STRIPES][MAX_CHUNKS];
+static struct global_stripe globals[STACKTAB_STRIPES];
+
+void stacktab_configure(uint32_t max_stacks)
+{
+	if (max_stacks < 2)
+		max_stacks = 2;
+	if (max_stacks > MAX_CHUNKS * CHUNK_IDS)
+		max_stacks = MAX_CHUNKS * CHUNK_IDS;
+	max_ids = max_stacks;
+}
+
+static uint32_t hash_pcs(const uintptr_t *pcs, unsigned depth)
+{
+	uint64_t h = depth;
+	for (unsigned i = 0; i < depth; i++) {
+		h ^= pcs[i];
+		h *= UINT64_C(0x9E3779B97F4A7C15);
+		h ^= h >> 29;
+	}
+	return (uint32_t)(h >> 32);
+}
+
+static const struct record *record_of(uint32_t id)
+{
+	return &records[id >> CHUNK_SHIFT][id & (CHUNK_IDS - 1)];
+}
+
+static int same(const struct record *r, uint32_t hash, const uintptr_t *pcs,
+		unsigned depth)
+{
+	return r->hash == hash && r->depth == depth &&
+	       memcmp(r->pcs, pcs, depth * sizeof *pcs) == 0;
+}
+
+static uint32_t probe(const struct index *ix, uint32_t hash,
+		      const uintptr_t *pcs, unsigned depth)
+{
+	if (!ix)
+		return 0;
+	for (uint32_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
+		uint32_t id = __atomic_load_n(&ix->slots[i], __ATOMIC_ACQUIRE);
+		if (id == 0 || same(record_of(id), hash, pcs, depth))
+			return id;
+	}
+}
+
+static void index_put(struct index *ix, uint32_t hash, uint32_t id)
+{
+	uint32_t i = hash & ix->mask;
+	while (ix->slots[i])
+		i = (i + 1) & ix->mask;
+	__atomic_store_n(&ix->slots[i], id, __ATOMIC_RELEASE);
+}
+
+/* Make room for one more id in the index; under the insert lock. */
+static int index_reserve(void)
+{
+	if (index_now && (uint64_t)(indexed + 1) * 2 <= (uint64_t)index_now->mask + 1)
+		return 0;
+	uint32_t slots = index_now ? (index_now->mask + 1) * 2 : 1024;
+	struct index *ix = mem_map(sizeof *ix + (size_t)slots * sizeof(uint32_t));
+	if (!ix)
+		return -1;
+	ix->mask = slots - 1;
+	for (uint32_t id = 1; id < count; id++)
+		index_put(ix, record_of(id)->hash, id);
+	__atomic_store_n(&index_now, ix, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static const uintptr_t *pool_copy(const uintptr_t *pcs, unsigned depth)
+{
+	size_t bytes = depth * sizeof *pcs;
+	if (POOL_BYTES - pool_used < bytes) {
+		uint8_t *p = mem_map(POOL_BYTES);
+		if (!p)
+			return NULL;
+		pool = p;
+		pool_used = 0;
+	}
+	uintptr_t *dst = (uintptr_t *)(pool + pool_used);
+	memcpy(dst, pcs, bytes);
+	pool_used += bytes;
+	return dst;
+}
+
+static uint32_t insert(uint32_t hash, const uintptr_t *pcs, unsigned depth)
+{
+	uint32_t id = probe(index_now, hash, pcs, depth);
+	if (id)
+		return id; /* another thread got here first */
+	id = count;
+	if (id >= max_ids || index_reserve() < 0)
+		return STACKTAB_OVERFLOW;
+	struct record **chunk = &records[id >> CHUNK_SHIFT];
+	if (!*chunk && !(*chunk = mem_map(CHUNK_IDS * sizeof(struct record))))
+		return STACKTAB_OVERFLOW;
+	const uintptr_t *copy = pool_copy(pcs, depth);
+	if (!copy)
+		return STACKTAB_OVERFLOW;
+	struct record *r = &(*chunk)[id & (CHUNK_IDS - 1)];
+	r->pcs = copy;
+	r->hash = hash;
+	r->depth = depth;
+	/* Publish the record before the index slot and the count name it. */
+	index_put(index_now, hash, id);
+	indexed++;
+	__atomic_store_n(&count, id + 1, __ATOMIC_RELEASE);
+	return id;
+}
+
+uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth)
+{
+	uint32_t hash = hash_pcs(pcs, depth);
+	uint32_t id = probe(__atomic_load_n(&index_now, __ATOMIC_ACQUIRE), hash, pcs, depth);
+	if (id)
+		return id;
+	lock_acquire(&insert_lock);
+	id = insert(hash, pcs, depth);
+	lock_release(&insert_lock);
+	return id;
+}
+
+uint32_t stacktab_count(void)
+{
+	return __atomic_load_n(&count, __ATOMIC_ACQUIRE);
+}
+
+const uintptr_t *stacktab_pcs(uint32_t id, unsigned *depth)
+{
+	if (id == STACKTAB_OVERFLOW) {
+		*depth = 0;
+		return NULL;
+	}
+	const struct record *r = record_of(id);
+	*depth = r->depth;
+	return r->pcs;
+}
+
+/* The counters of stack ID in STRIPE, mapping their chunk on first use. */
+static struct counts *counts_of(unsigned stripe, uint32_t id)
+{
+	struct counts **slot = &counters[stripe][id >> CHUNK_SHIFT];
+	struct counts *chunk = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!chunk) {
+		struct counts *fresh = mem_map(CHUNK_IDS * sizeof *fresh);
+		if (!fresh)
+			return NULL;
+		if (__atomic_compare_exchange_n(slot, &chunk, fresh, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			chunk = fresh;
+		else
+			mem_unmap(fresh, CHUNK_IDS * sizeof *fresh);
+	}
+	return &chunk[id & (CHUNK_IDS - 1)];
+}
+
+static void add(uint64_t *counter, uint64_t v)
+{
+	__atomic_add_fetch(counter, v, __ATOMIC_RELAXED);
+}
+
+void stacktab_charge(unsigned stripe, uint32_t id, uint64_t size)
+{
+	struct counts *c = counts_of(stripe, id);
+	struct global_stripe *g = &globals[stripe];
+	if (!c) {
+		/* No memory for counters: the block is tracked but cannot be
+		 * charged to its stack; say so rather than lose it silently. */
+		stacktab_untracked(stripe, size);
+		return;
+	}
+	add(&c->alloc_bytes, size);
+	add(&c->alloc_blocks, 1);
+	add(&g->alloc_bytes, size);
+	add(&g->alloc_blocks, 1);
+}
+
+void stacktab_credit(unsigned stripe, uint32_t id, uint64_t size)
+{
+	struct counts *c = counts_of(stripe, id);
+	struct global_stripe *g = &globals[stripe];
+	if (!c)
+		return;
+	add(&c->freed_bytes, size);
+	add(&c->freed_blocks, 1);
+	add(&g->freed_bytes, size);
+	add(&g->freed_blocks, 1);
+}
+
+void stacktab_untracked(unsigned stripe, uint64_t size)
+{
+	add(&globals[stripe].untracked_bytes, size);
+	add(&globals[stripe].untracked_blocks, 1);
+}
+
+static uint64_t get(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+void stacktab_read(uint32_t id, struct stack_counts *out)
+{
+	memset(out, 0, sizeof *out);
+	for (unsigned s = 0; s < STACKTAB_STRIPES; s++) {
+		const struct counts *chunk =
+			__atomic_load_n(&counters[s][id >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+		if (!chunk)
+			continue;
+		const struct counts *c = &chunk[id & (CHUNK_IDS - 1)];
+		out->alloc_bytes += get(&c->alloc_bytes);
+		out->alloc_blocks += get(&c->alloc_blocks);
+		out->freed_bytes += get(&c->freed_bytes);
+		out->freed_blocks += get(&c->freed_blocks);
+	}
+}
+
+void stacktab_read_globals(struct global_counts *out)
+{
+	memset(out, 0, sizeof *out);
+	for (unsigned s = 0; s < STACKTAB_STRIPES; s++) {
+		const struct global_stripe *g = &globals[s];
+		out->alloc_bytes += get(&g->alloc_bytes);
+		out->alloc_blocks += get(&g->alloc_blocks);
+		out->freed_bytes += get(&g->freed_bytes);
+		out->freed_blocks += get(&g->freed_blocks);
+		out->untracked_bytes += get(&g->untracked_bytes);
+		out->untracked_blocks += get(&g->untracked_blocks);
+	}
+}
+
+void stacktab_lock(void)
+{
+	lock_acquire(&insert_lock);
+}
+
+void stacktab_unlock(void)
+{
+	lock_release(&insert_lock);
+}
+
+void stacktab_reset_lock(void)
+{
+	insert_lock = 0;
+}

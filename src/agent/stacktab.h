@@ -1,0 +1,59 @@
+/*
+ * Stack table: every distinct call stack, interned once and named by a
+ * 32-bit id, append-only so the server reads it without locks.  Lookups are
+ * lock-free; only inserting a new stack takes the table lock, and nobody
+ * unwinds while holding it.
+ *
+ * Per-stack counters are striped: each thread writes the stripe it was
+ * given, so threads do not share the cache lines they write, and a snapshot
+ * sums the stripes.  Counters only ever grow (bytes and blocks allocated and
+ * freed); live figures are their differences.
+ */
+#ifndef HEAPTOP_STACKTAB_H
+#define HEAPTOP_STACKTAB_H
+
+#include <stdint.h>
+
+#define STACKTAB_OVERFLOW 0 /* the id of allocations whose stack was not stored */
+#define STACKTAB_STRIPES 16
+
+/* Set the capacity (ids 0..max-1); call before the first stacktab_intern. */
+void stacktab_configure(uint32_t max_stacks);
+/* The id of the stack PCS[0..DEPTH), interning it if new; the overflow id
+ * when the table is full or cannot grow. */
+uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth);
+/* Number of ids handed out, the overflow id included (acquire: every id
+ * below it is readable). */
+uint32_t stacktab_count(void);
+/* The pcs of stack ID (< stacktab_count()). */
+const uintptr_t *stacktab_pcs(uint32_t id, unsigned *depth);
+
+/* Charge an allocation of SIZE bytes to stack ID on stripe STRIPE. */
+void stacktab_charge(unsigned stripe, uint32_t id, uint64_t size);
+/* Credit a free of SIZE bytes to stack ID on stripe STRIPE. */
+void stacktab_credit(unsigned stripe, uint32_t id, uint64_t size);
+
+struct stack_counts {
+	uint64_t alloc_bytes, alloc_blocks;
+	uint64_t freed_bytes, freed_blocks;
+};
+/* Sum the stripes of stack ID. */
+void stacktab_read(uint32_t id, struct stack_counts *out);
+
+/* Global counters, striped the same way. */
+struct global_counts {
+	uint64_t alloc_bytes, alloc_blocks;
+	uint64_t freed_bytes, freed_blocks;
+	uint64_t untracked_bytes, untracked_blocks;
+};
+/* Count an allocation the agent could not record. */
+void stacktab_untracked(unsigned stripe, uint64_t size);
+/* Sum the global stripes. */
+void stacktab_read_globals(struct global_counts *out);
+
+/* Take and release the insert lock around fork; reset it in the child. */
+void stacktab_lock(void);
+void stacktab_unlock(void);
+void stacktab_reset_lock(void);
+
+#endif
