@@ -31,7 +31,6 @@ static uint64_t start_ns;
 static pid_t init_pid;       /* the process these tables belong to */
 static int final_written;
 static int final_allowed;    /* this process may write HEAPTOP_FINAL */
-static int exit_status;
 static char cmdline[HT_MAX_STR];
 static size_t cmdline_len;
 
@@ -221,9 +220,15 @@ static void fork_child(void)
 	hooks_busy(-1);
 }
 
-static void note_exit_status(int status, void *arg)
+/* exit(3) runs this after the program's atexit handlers and, because the
+ * agent registered it before the loader registered its own finaliser, after
+ * every library's destructors: the latest point, with the status known. */
+static void at_exit(int status, void *arg)
 {
-	exit_status = status;
+	hooks_busy(1);
+	agent_write_final(status);
+	server_unlink();
+	hooks_busy(-1);
 }
 
 void agent_process_init(void)
@@ -233,15 +238,7 @@ void agent_process_init(void)
 	final_allowed = !agent_settings.final_pid || agent_settings.final_pid == init_pid;
 	read_cmdline();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	on_exit(note_exit_status, NULL);
+	on_exit(at_exit, NULL);
 	server_start(agent_settings.socket);
 }
 
-/* Runs late in exit, after the program's atexit handlers and destructors. */
-__attribute__((destructor)) static void agent_exit(void)
-{
-	hooks_busy(1);
-	agent_write_final(exit_status);
-	server_unlink();
-	hooks_busy(-1);
-}

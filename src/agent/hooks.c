@@ -44,7 +44,6 @@ static struct {
 	void *(*malloc)(size_t);
 	void *(*calloc)(size_t, size_t);
 	void *(*realloc)(void *, size_t);
-	void *(*reallocarray)(void *, size_t, size_t);
 	void (*free)(void *);
 	int (*posix_memalign)(void **, size_t, size_t);
 	void *(*aligned_alloc)(size_t, size_t);
@@ -99,7 +98,6 @@ static void resolve(void)
 		real.malloc = dlsym(RTLD_NEXT, "malloc");
 		real.calloc = dlsym(RTLD_NEXT, "calloc");
 		real.realloc = dlsym(RTLD_NEXT, "realloc");
-		real.reallocarray = dlsym(RTLD_NEXT, "reallocarray");
 		real.free = dlsym(RTLD_NEXT, "free");
 		real.posix_memalign = dlsym(RTLD_NEXT, "posix_memalign");
 		real.aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
@@ -255,12 +253,17 @@ static void unforget(void *p, uint64_t size, uint32_t id)
 	ts.busy--;
 }
 
+/* Call the next allocator with this thread marked busy: an allocator that
+ * calls back into the hooks (glibc's reallocarray calls realloc, others
+ * build memalign on malloc) must not have its inner calls counted again. */
+#define NEXT(call) ({ ts.busy++; __typeof__(call) r_ = (call); ts.busy--; r_; })
+
 EXPORT void *malloc(size_t size)
 {
 	resolve();
 	if (!real.malloc)
 		return arena_alloc(size);
-	void *p = real.malloc(size);
+	void *p = NEXT(real.malloc(size));
 	record_alloc(p, size);
 	return p;
 }
@@ -276,7 +279,7 @@ EXPORT void *calloc(size_t n, size_t size)
 		}
 		return arena_alloc(bytes);
 	}
-	void *p = real.calloc(n, size);
+	void *p = NEXT(real.calloc(n, size));
 	if (p)
 		record_alloc(p, n * size); /* cannot overflow: calloc succeeded */
 	return p;
@@ -291,34 +294,24 @@ EXPORT void free(void *p)
 	uint32_t id;
 	forget(p, &size, &id);
 	resolve();
+	ts.busy++;
 	real.free(p);
+	ts.busy--;
 	errno = saved_errno;
 }
 
-/* realloc and reallocarray share this: FN does the work on the next
- * allocator; SIZE is what the program asked for. */
-static void *realloc_common(void *p, size_t size, void *(*fn)(void *, size_t, size_t),
-			    size_t a, size_t b)
+/* realloc and reallocarray (checked for overflow) end here. */
+static void *realloc_common(void *p, size_t size)
 {
 	uint64_t old_size;
 	uint32_t old_id;
 	int had = forget(p, &old_size, &old_id);
-	void *q = fn(p, a, b);
+	void *q = NEXT(real.realloc(p, size));
 	if (q)
 		record_alloc(q, size);
 	else if (had && size != 0)
 		unforget(p, old_size, old_id); /* failed: the old block is still live */
 	return q;
-}
-
-static void *call_realloc(void *p, size_t size, size_t unused)
-{
-	return real.realloc(p, size);
-}
-
-static void *call_reallocarray(void *p, size_t n, size_t size)
-{
-	return real.reallocarray(p, n, size);
 }
 
 EXPORT void *realloc(void *p, size_t size)
@@ -332,7 +325,7 @@ EXPORT void *realloc(void *p, size_t size)
 	}
 	if (!real.realloc)
 		return p ? NULL : arena_alloc(size);
-	return realloc_common(p, size, call_realloc, size, 0);
+	return realloc_common(p, size);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t size)
@@ -342,17 +335,14 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	resolve();
-	if (!real.reallocarray || (p && in_arena(p)))
-		return realloc(p, bytes);
-	return realloc_common(p, bytes, call_reallocarray, n, size);
+	return realloc(p, bytes);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
 	resolve();
 	int saved_errno = errno;
-	int err = real.posix_memalign(out, align, size);
+	int err = NEXT(real.posix_memalign(out, align, size));
 	if (err == 0)
 		record_alloc(*out, size);
 	errno = saved_errno;
@@ -362,7 +352,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 EXPORT void *aligned_alloc(size_t align, size_t size)
 {
 	resolve();
-	void *p = real.aligned_alloc(align, size);
+	void *p = NEXT(real.aligned_alloc(align, size));
 	record_alloc(p, size);
 	return p;
 }
@@ -370,7 +360,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size)
 EXPORT void *memalign(size_t align, size_t size)
 {
 	resolve();
-	void *p = real.memalign(align, size);
+	void *p = NEXT(real.memalign(align, size));
 	record_alloc(p, size);
 	return p;
 }
@@ -378,7 +368,7 @@ EXPORT void *memalign(size_t align, size_t size)
 EXPORT void *valloc(size_t size)
 {
 	resolve();
-	void *p = real.valloc(size);
+	void *p = NEXT(real.valloc(size));
 	record_alloc(p, size);
 	return p;
 }
@@ -386,7 +376,7 @@ EXPORT void *valloc(size_t size)
 EXPORT void *pvalloc(size_t size)
 {
 	resolve();
-	void *p = real.pvalloc(size);
+	void *p = NEXT(real.pvalloc(size));
 	record_alloc(p, size);
 	return p;
 }

@@ -1,0 +1,193 @@
+/* Running a program under the agent. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "viewer/launch.h"
+
+struct launch {
+	pid_t pid;
+	int reaped;
+	int status;
+	char *dir;   /* private directory, 0700 */
+	char *final; /* dir/final.snapshot */
+};
+
+static char *private_dir(char **cause)
+{
+	const char *base = getenv("TMPDIR");
+	char *tmpl = xasprintf("%s/heaptop.XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		*cause = xasprintf("cannot create a directory in %s: %s",
+				   base && *base ? base : "/tmp", strerror(errno));
+		free(tmpl);
+		return NULL;
+	}
+	return tmpl;
+}
+
+/* LD_PRELOAD with the agent first, keeping what the user preloads. */
+static char *preload_value(const char *agent)
+{
+	const char *old = getenv("LD_PRELOAD");
+	return old && *old ? xasprintf("%s:%s", agent, old) : xstrdup(agent);
+}
+
+/* In the child: set up and exec; on failure report errno on FD and exit. */
+static void __attribute__((noreturn))
+child(char *const argv[], const struct launch_options *o, const char *final, int fd)
+{
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	setenv("LD_PRELOAD", preload_value(o->agent), 1);
+	setenv("HEAPTOP_FINAL", final, 1);
+	setenv("HEAPTOP_FINAL_PID", pid, 1);
+	for (const char *const *e = o->env; e && *e; e++)
+		putenv((char *)*e);
+	if (o->output) {
+		int out = open(o->output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+			int e = errno;
+			(void)!write(fd, &e, sizeof e);
+			_exit(127);
+		}
+		close(out);
+	}
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], argv);
+	int e = errno;
+	(void)!write(fd, &e, sizeof e);
+	_exit(127);
+}
+
+struct launch *launch_start(char *const argv[], const struct launch_options *o,
+			    char **cause)
+{
+	if (access(o->agent, R_OK) != 0) {
+		*cause = xasprintf("cannot read the agent %s: %s", o->agent, strerror(errno));
+		return NULL;
+	}
+	char *dir = private_dir(cause);
+	if (!dir)
+		return NULL;
+	struct launch *l = xcalloc(1, sizeof *l);
+	l->dir = dir;
+	l->final = xasprintf("%s/final.snapshot", dir);
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		*cause = xasprintf("pipe: %s", strerror(errno));
+		launch_free(l);
+		return NULL;
+	}
+	fflush(NULL);
+	l->pid = fork();
+	if (l->pid < 0) {
+		*cause = xasprintf("fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		launch_free(l);
+		return NULL;
+	}
+	if (l->pid == 0) {
+		close(pfd[0]);
+		child(argv, o, l->final, pfd[1]);
+	}
+	close(pfd[1]);
+	int err = 0;
+	ssize_t n;
+	while ((n = read(pfd[0], &err, sizeof err)) < 0 && errno == EINTR)
+		;
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof err) {
+		waitpid(l->pid, NULL, 0);
+		*cause = o->output && err != ENOENT && err != EACCES
+				 ? xasprintf("cannot open %s: %s", o->output, strerror(err))
+				 : xasprintf("cannot run %s: %s", argv[0], strerror(err));
+		l->reaped = 1;
+		launch_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+pid_t launch_pid(const struct launch *l)
+{
+	return l->pid;
+}
+
+const char *launch_final_path(const struct launch *l)
+{
+	return l->final;
+}
+
+int launch_poll(struct launch *l, int *status)
+{
+	if (!l->reaped) {
+		pid_t r = waitpid(l->pid, &l->status, WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR))
+			return 0;
+		l->reaped = 1;
+	}
+	*status = l->status;
+	return 1;
+}
+
+int launch_wait(struct launch *l)
+{
+	while (!l->reaped) {
+		if (waitpid(l->pid, &l->status, 0) == l->pid || errno != EINTR)
+			l->reaped = 1;
+	}
+	return l->status;
+}
+
+int launch_terminate(struct launch *l, int grace_ms)
+{
+	int status;
+	if (launch_poll(l, &status))
+		return status;
+	kill(l->pid, SIGTERM);
+	for (int waited = 0; waited < grace_ms; waited += 10) {
+		if (launch_poll(l, &status))
+			return status;
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	kill(l->pid, SIGKILL);
+	return launch_wait(l);
+}
+
+void launch_free(struct launch *l)
+{
+	if (!l)
+		return;
+	if (l->final) {
+		unlink(l->final);
+		char *tmp = xasprintf("%s.tmp", l->final);
+		unlink(tmp);
+		free(tmp);
+	}
+	if (l->dir)
+		rmdir(l->dir);
+	free(l->final);
+	free(l->dir);
+	free(l);
+}
+
+int launch_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
