@@ -183,8 +183,10 @@ static int client_read(int i)
 	ssize_t n = read(c->fd, c->in + c->in_len, sizeof c->in - c->in_len);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return -1;
-	if (n > 0)
+	if (n > 0) {
 		c->in_len += (size_t)n;
+		c->last_progress_ms = now_ms();
+	}
 	return client_request(i);
 }
 
@@ -224,7 +226,8 @@ static void serve_once(void)
 			r = client_write(i);
 		else if (ev & (POLLIN | POLLHUP | POLLERR))
 			r = client_read(i);
-		if (r == 0 && clients[i].out_len &&
+		/* Stalled: an answer nobody takes, or half a request. */
+		if (r == 0 && (clients[i].out_len || clients[i].in_len) &&
 		    now - clients[i].last_progress_ms > STALL_MS)
 			r = -1;
 		if (r < 0)

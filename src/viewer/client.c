@@ -57,10 +57,12 @@ char *client_default_socket_path(pid_t pid)
 	const char *env = getenv("HEAPTOP_SOCKET");
 	if (env != NULL && *env != '\0')
 		return expand_pid(env, pid);
+	/* The agent's rule (server.c): only an absolute XDG_RUNTIME_DIR counts,
+	 * and the fallback directory is named by the effective uid. */
 	env = getenv("XDG_RUNTIME_DIR");
-	if (env != NULL && *env != '\0')
+	if (env != NULL && env[0] == '/')
 		return xasprintf("%s/heaptop/%ld.sock", env, (long)pid);
-	return xasprintf("/tmp/heaptop-%lu/%ld.sock", (unsigned long)getuid(), (long)pid);
+	return xasprintf("/tmp/heaptop-%lu/%ld.sock", (unsigned long)geteuid(), (long)pid);
 }
 
 struct client *client_connect(const char *path, char **cause)

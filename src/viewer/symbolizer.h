@@ -45,4 +45,22 @@ void symbolizer_add_module(struct symbolizer *s, const char *path,
 int symbolizer_lookup(struct symbolizer *s, uint64_t pc, int return_address,
 		      struct sym_frame *out, int max);
 
+/* Counters for benchmarks and diagnostics. */
+struct symbolizer_stats {
+	uint64_t lookups;      /* symbolizer_lookup calls */
+	uint64_t cache_hits;   /* lookups answered from the cache */
+	uint64_t cache_misses; /* lookups that went to libdw (outside every
+				* module counts as neither) */
+	size_t cached_frames;  /* frames held by the cache */
+	size_t modules;        /* declared */
+	size_t modules_opened; /* reported to libdw, found or not */
+	size_t symbols;        /* entries in the symbol-table function indexes */
+	size_t functions;      /* entries in the DWARF function indexes */
+	size_t strings;        /* distinct interned strings */
+	size_t string_bytes;   /* their size, NULs included */
+};
+
+/* Fill OUT with S's counters. */
+void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *out);
+
 #endif

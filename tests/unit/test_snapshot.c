@@ -635,7 +635,7 @@ START_TEST(test_default_socket_path)
 	unsetenv("HEAPTOP_SOCKET");
 	unsetenv("XDG_RUNTIME_DIR");
 	char *p = client_default_socket_path(123);
-	char *want = xasprintf("/tmp/heaptop-%lu/123.sock", (unsigned long)getuid());
+	char *want = xasprintf("/tmp/heaptop-%lu/123.sock", (unsigned long)geteuid());
 	ck_assert_str_eq(p, want);
 	free(want);
 	free(p);
@@ -653,6 +653,13 @@ START_TEST(test_default_socket_path)
 	setenv("HEAPTOP_SOCKET", "/fixed.sock", 1);
 	p = client_default_socket_path(77);
 	ck_assert_str_eq(p, "/fixed.sock");
+	free(p);
+
+	/* A relative XDG_RUNTIME_DIR is ignored, as the agent ignores it. */
+	unsetenv("HEAPTOP_SOCKET");
+	setenv("XDG_RUNTIME_DIR", "run/user", 1);
+	p = client_default_socket_path(9);
+	ck_assert(strncmp(p, "/tmp/heaptop-", 13) == 0);
 	free(p);
 
 	/* Empty counts as unset. */

@@ -1,0 +1,107 @@
+#!/bin/bash
+# Every interposed function of the malloc family, with exact live and total
+# bytes and blocks per site: through the socket at the ready point, after
+# freeing (live back to zero), and in the live-at-exit file.  wl_basic
+# also checks by itself that the allocator still behaves as documented
+# (errno, alignment, realloc corner cases, calloc overflow) under the agent.
+set -euo pipefail
+. "$top_srcdir/tests/lib.sh"
+
+wl=$HT_WORKLOADS/wl_basic
+
+# site  live bytes/blocks  total bytes/blocks (see wl_basic.c)
+expected='
+site_malloc          10000/10  10000/10
+site_calloc           2100/7    2100/7
+site_realloc_origin      0/0     100/1
+site_realloc          3200/1    6200/5
+site_realloc_null      500/1     500/1
+site_realloc_zero        0/0      77/1
+site_reallocarray     1000/1    1500/2
+site_strdup            500/5     500/5
+site_posix_memalign   6024/3    6024/3
+site_aligned_alloc    2048/4    2048/4
+site_memalign          600/2     600/2
+site_valloc            300/3     300/3
+site_pvalloc           200/2     200/2
+site_malloc0             0/2       0/2
+'
+
+# check_sites FILE WHAT: compare every site of FILE with $expected; WHAT is
+# "live" (live as listed) or "freed" (live 0/0, totals as listed).
+check_sites() {
+	local file=$1 what=$2 site live total
+	while read -r site live total; do
+		[ -n "$site" ] || continue
+		[ "$what" = freed ] && live=0/0
+		expect_eq "$what: $site live" "$(site_live "$site" "$file")" "$live"
+		expect_eq "$what: $site total" "$(site_total "$site" "$file")" "$total"
+	done <<<"$expected"
+}
+
+# check_globals FILE: allocs - frees must be the live block count.
+check_globals() {
+	local allocs frees blocks
+	allocs=$(globals_field allocs "$1")
+	frees=$(globals_field frees "$1")
+	blocks=$(globals_field live_blocks "$1")
+	expect_eq "globals: allocs - frees" "$((allocs - frees))" "$blocks"
+	expect_eq "globals: untracked_blocks" "$(globals_field untracked_blocks "$1")" 0
+}
+
+echo "== self-checks without and with the agent"
+expect_true "wl_basic check (no agent)" "$wl" check
+expect_true "wl_basic check (agent)" run_traced "$wl" check
+
+echo "== hold: live at the ready point, then freed"
+wl_start "$wl" hold
+wl_ready
+snap_live "$WL_PID" "$HT_TMP/live.txt"
+expect_eq "snapshot pid" "$(header_field pid "$HT_TMP/live.txt")" "$WL_PID"
+expect_eq "snapshot final" "$(header_field final "$HT_TMP/live.txt")" 0
+check_sites "$HT_TMP/live.txt" live
+check_globals "$HT_TMP/live.txt"
+expect_ge "globals: live_bytes >= sum of the sites" \
+	"$(globals_field live_bytes "$HT_TMP/live.txt")" 26472
+wl_continue
+wl_ready
+snap_live "$WL_PID" "$HT_TMP/freed.txt"
+check_sites "$HT_TMP/freed.txt" freed
+check_globals "$HT_TMP/freed.txt"
+wl_continue
+rc=0
+wl_finish || rc=$?
+expect_eq "wl_basic hold exit status" "$rc" 0
+expect_true "socket removed at exit" test ! -e "$(sock_of "$WL_PID")"
+snap_final "$WL_PID" "$HT_TMP/final-hold.txt"
+expect_eq "hold: final flag" "$(header_field final "$HT_TMP/final-hold.txt")" 1
+check_sites "$HT_TMP/final-hold.txt" freed
+
+echo "== exit: everything still live at exit, exit status 3"
+rc=0
+run_traced "$wl" exit 3 || rc=$?
+expect_eq "wl_basic exit 3 status" "$rc" 3
+snap_final "$RUN_PID" "$HT_TMP/final-exit.txt"
+expect_eq "exit: final flag" "$(header_field final "$HT_TMP/final-exit.txt")" 1
+expect_eq "exit: exit_status" "$(header_field exit_status "$HT_TMP/final-exit.txt")" 3
+expect_eq "exit: pid" "$(header_field pid "$HT_TMP/final-exit.txt")" "$RUN_PID"
+check_sites "$HT_TMP/final-exit.txt" live
+check_globals "$HT_TMP/final-exit.txt"
+leftover=$(find "$HT_TMP" -type f ! -name '*.snap' ! -name '*.txt' ! -name '*.pid')
+expect_eq "files left besides snapshots (atomic rename)" "${leftover:-none}" none
+
+echo "== HEAPTOP_DEPTH=1 keeps one frame per stack"
+# ht-snapshot expands a pc into its inline frames, so with one pc the stack
+# of site_malloc (noinline, calling malloc itself) is exactly site_malloc,
+# while by default it goes up to main.
+run_traced HEAPTOP_DEPTH=1 "$wl" exit
+snap "$HT_TMP/depth1.txt" --file "$(final_of "$RUN_PID")"
+frames=$(awk '$1 == "stack" && / site=site_malloc / { sub(/.* frames=/, ""); print }' "$HT_TMP/depth1.txt")
+expect_eq "depth 1: frames of site_malloc's stack" "$frames" site_malloc
+expect_eq "depth 1: stacks through main" "$(stack_sum main total_blocks "$HT_TMP/depth1.txt")" 0
+snap "$HT_TMP/depth1-sites.txt" --file "$(final_of "$RUN_PID")" --by-site
+expect_eq "depth 1: site_malloc live" "$(site_live site_malloc "$HT_TMP/depth1-sites.txt")" 10000/10
+run_traced "$wl" exit
+snap "$HT_TMP/depth-default.txt" --file "$(final_of "$RUN_PID")" >/dev/null
+expect_eq "default depth: site_malloc's stack reaches main" \
+	"$(stack_live main "$HT_TMP/depth-default.txt" | cut -d/ -f2)" 41

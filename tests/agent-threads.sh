@@ -1,0 +1,58 @@
+#!/bin/bash
+# Threads: 8 workers x 200 000 allocations, each block freed by another
+# thread than the one that allocated it, plus short-lived threads that exit
+# while the workers run.  The totals must be exact and the program must
+# finish (no deadlock) well within the timeout.
+set -euo pipefail
+. "$top_srcdir/tests/lib.sh"
+
+wl=$HT_WORKLOADS/wl_threads
+HT_TIMEOUT=120
+
+check() {
+	local f=$1 what=$2 keep=$3 short=$4
+	expect_eq "$what: site_thread_churn live" "$(site_live site_thread_churn "$f")" 0/0
+	expect_eq "$what: site_thread_churn total" "$(site_total site_thread_churn "$f")" \
+		428800000/1600000
+	expect_eq "$what: site_thread_keep live" "$(site_live site_thread_keep "$f")" "$keep"
+	expect_eq "$what: site_thread_keep total" "$(site_total site_thread_keep "$f")" 8000/80
+	expect_eq "$what: site_short_thread live" "$(site_live site_short_thread "$f")" "$short"
+	expect_eq "$what: site_short_thread total" "$(site_total site_short_thread "$f")" \
+		51200/1600
+}
+
+echo "== hold, with a client taking snapshots while the workers run"
+start=$SECONDS
+wl_start "$wl" hold
+timeout 60 "$HT_SNAPSHOT" --socket "$(sock_of "$WL_PID")" --wait 10 --count 40 \
+	--interval-ms 5 >"$HT_TMP/during.txt" &
+watcher=$!
+wl_ready
+rc=0
+wait "$watcher" || rc=$?
+expect_eq "snapshots during the run: exit status" "$rc" 0
+expect_eq "snapshots during the run" "$(grep -c '^snapshot ' "$HT_TMP/during.txt")" 40
+echo "workers done after $((SECONDS - start)) s"
+expect_le "seconds to run the workers" "$((SECONDS - start))" 60
+snap_live "$WL_PID" "$HT_TMP/done.txt"
+check "$HT_TMP/done.txt" done 8000/80 20480/640
+allocs=$(globals_field allocs "$HT_TMP/done.txt")
+frees=$(globals_field frees "$HT_TMP/done.txt")
+expect_eq "globals: allocs - frees" "$((allocs - frees))" "$(globals_field live_blocks "$HT_TMP/done.txt")"
+expect_ge "globals: allocs" "$allocs" 1601680
+expect_eq "globals: untracked_blocks" "$(globals_field untracked_blocks "$HT_TMP/done.txt")" 0
+wl_continue
+wl_ready
+snap_live "$WL_PID" "$HT_TMP/freed.txt"
+check "$HT_TMP/freed.txt" freed 0/0 0/0
+wl_continue
+rc=0
+wl_finish || rc=$?
+expect_eq "wl_threads hold exit status" "$rc" 0
+
+echo "== exit: the kept blocks are live at exit"
+rc=0
+run_traced "$wl" exit || rc=$?
+expect_eq "wl_threads exit status" "$rc" 0
+snap_final "$RUN_PID" "$HT_TMP/final.txt"
+check "$HT_TMP/final.txt" exit 8000/80 20480/640

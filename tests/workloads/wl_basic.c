@@ -1,0 +1,370 @@
+/*
+ * wl_basic: known allocations through every function the agent interposes.
+ *
+ *   wl_basic hold         allocate; "ready"; wait; free all; "ready"; wait; exit 0
+ *   wl_basic exit [N]     allocate and exit(N) with every block still live
+ *   wl_basic check        self-checks, allocate, free all, exit 0
+ *   wl_basic churn SECS   "ready", then allocate and free for SECS seconds
+ *                         from many distinct stacks; exit 0
+ *
+ * Each allocation site is its own noinline function so that a test finds it
+ * by name (ht-snapshot --by-site).  What every site leaves live, with the
+ * rule the agent follows: a block is charged the size the program asked for
+ * (so pvalloc(100) counts 100 bytes, not the page it gets), and a realloc'd
+ * block is charged to the stack of the realloc call:
+ *
+ *   site                 calls                         live bytes  blocks
+ *   site_malloc          10 x malloc(1000)                  10000      10
+ *   site_calloc          7 x calloc(3, 100)                  2100       7
+ *   site_realloc_origin  malloc(100), grown elsewhere           0       0
+ *   site_realloc         5 x realloc doubling: 200..3200     3200       1
+ *   site_realloc_null    realloc(NULL, 500)                   500       1
+ *   site_realloc_zero    malloc(77), realloc(p, 0) frees        0       0
+ *   site_reallocarray    reallocarray(NULL,10,50), (p,20,50) 1000       1
+ *   site_strdup          5 x strdup(99 chars)                 500       5
+ *   site_posix_memalign  (64,1000) (4096,5000) (64,24)       6024       3
+ *   site_aligned_alloc   4 x aligned_alloc(256, 512)         2048       4
+ *   site_memalign        2 x memalign(128, 300)               600       2
+ *   site_valloc          3 x valloc(100)                      300       3
+ *   site_pvalloc         2 x pvalloc(100)                     200       2
+ *   site_malloc0         2 x malloc(0)                          0       2
+ *
+ * Totals (bytes ever allocated, blocks ever allocated) count every call that
+ * returned a block: site_realloc 6200 B in 5 blocks, site_reallocarray
+ * 1500 B in 2, site_realloc_origin 100 B in 1, site_realloc_zero 77 B in 1;
+ * for the other sites totals equal the live numbers above.
+ *
+ * Before any of that, check_semantics() verifies that the allocator still
+ * behaves as the C library documents; the program exits 1 on the first
+ * check that fails (the message names it).
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wl.h"
+
+#define MAX_HELD 64
+
+static void *held[MAX_HELD]; /* every block the sites leave live */
+static int nheld;
+
+/* Sizes that the compiler cannot see, so it warns about nothing. */
+static volatile size_t huge = SIZE_MAX / 2;
+static volatile size_t zero;
+
+static void hold(void *p)
+{
+	WL_CHECK(nheld < MAX_HELD);
+	held[nheld++] = p;
+}
+
+static int aligned(const void *p, size_t alignment)
+{
+	return ((uintptr_t)p & (alignment - 1)) == 0;
+}
+
+WL_SITE static void site_malloc(void)
+{
+	for (int i = 0; i < 10; i++) {
+		char *p = malloc(1000);
+		WL_CHECK(p != NULL);
+		memset(p, 'm', 1000);
+		WL_CHECK(malloc_usable_size(p) >= 1000);
+		hold(p);
+	}
+}
+
+WL_SITE static void site_calloc(void)
+{
+	for (int i = 0; i < 7; i++) {
+		unsigned char *p = calloc(3, 100);
+		WL_CHECK(p != NULL);
+		for (int j = 0; j < 300; j++)
+			WL_CHECK(p[j] == 0);
+		hold(p);
+	}
+}
+
+WL_SITE static char *site_realloc_origin(void)
+{
+	char *p = malloc(100);
+	WL_CHECK(p != NULL);
+	for (int i = 0; i < 100; i++)
+		p[i] = (char)i;
+	return p;
+}
+
+/* Grow P five times; the block that survives belongs to this site. */
+WL_SITE static void site_realloc(char *p)
+{
+	for (size_t size = 200; size <= 3200; size *= 2) {
+		p = realloc(p, size);
+		WL_CHECK(p != NULL);
+		for (int i = 0; i < 100; i++)
+			WL_CHECK(p[i] == (char)i);
+	}
+	WL_CHECK(malloc_usable_size(p) >= 3200);
+	hold(p);
+}
+
+WL_SITE static void site_realloc_null(void)
+{
+	char *p = realloc(NULL, 500);
+	WL_CHECK(p != NULL);
+	memset(p, 'n', 500);
+	hold(p);
+}
+
+WL_SITE static void site_realloc_zero(void)
+{
+	char *p = malloc(77);
+	WL_CHECK(p != NULL);
+	/* glibc: realloc(p, 0) frees p and returns NULL. */
+	WL_CHECK(realloc(p, zero) == NULL);
+}
+
+WL_SITE static void site_reallocarray(void)
+{
+	char *p = reallocarray(NULL, 10, 50);
+	WL_CHECK(p != NULL);
+	memset(p, 'r', 500);
+	p = reallocarray(p, 20, 50);
+	WL_CHECK(p != NULL);
+	WL_CHECK(p[0] == 'r' && p[499] == 'r');
+	hold(p);
+}
+
+WL_SITE static void site_strdup(void)
+{
+	char text[100];
+
+	memset(text, 's', 99);
+	text[99] = '\0';
+	for (int i = 0; i < 5; i++) {
+		char *p = strdup(text);
+		WL_CHECK(p != NULL && strcmp(p, text) == 0);
+		hold(p);
+	}
+}
+
+WL_SITE static void site_posix_memalign(void)
+{
+	static const size_t spec[3][2] = { { 64, 1000 }, { 4096, 5000 }, { 64, 24 } };
+
+	for (int i = 0; i < 3; i++) {
+		void *p = NULL;
+		WL_CHECK(posix_memalign(&p, spec[i][0], spec[i][1]) == 0);
+		WL_CHECK(p != NULL && aligned(p, spec[i][0]));
+		memset(p, 'p', spec[i][1]);
+		hold(p);
+	}
+}
+
+WL_SITE static void site_aligned_alloc(void)
+{
+	for (int i = 0; i < 4; i++) {
+		void *p = aligned_alloc(256, 512);
+		WL_CHECK(p != NULL && aligned(p, 256));
+		hold(p);
+	}
+}
+
+WL_SITE static void site_memalign(void)
+{
+	for (int i = 0; i < 2; i++) {
+		void *p = memalign(128, 300);
+		WL_CHECK(p != NULL && aligned(p, 128));
+		hold(p);
+	}
+}
+
+WL_SITE static void site_valloc(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < 3; i++) {
+		void *p = valloc(100);
+		WL_CHECK(p != NULL && aligned(p, page));
+		hold(p);
+	}
+}
+
+WL_SITE static void site_pvalloc(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < 2; i++) {
+		char *p = pvalloc(100);
+		WL_CHECK(p != NULL && aligned(p, page));
+		/* pvalloc rounds up to whole pages: all of it is usable. */
+		WL_CHECK(malloc_usable_size(p) >= page);
+		memset(p, 'v', page);
+		hold(p);
+	}
+}
+
+WL_SITE static void site_malloc0(void)
+{
+	for (int i = 0; i < 2; i++) {
+		void *p = malloc(zero);
+		WL_CHECK(p != NULL); /* glibc returns a unique pointer */
+		hold(p);
+	}
+}
+
+/* What the C library promises, checked with the agent in between. */
+WL_SITE static void check_semantics(void)
+{
+	char *p, *q;
+	void *v;
+
+	/* free() preserves errno, also for NULL. */
+	p = malloc(10);
+	WL_CHECK(p != NULL);
+	errno = 1234;
+	free(p);
+	WL_CHECK(errno == 1234);
+	free(NULL);
+	WL_CHECK(errno == 1234);
+
+	/* Overflowing or impossible requests fail with ENOMEM. */
+	errno = 0;
+	WL_CHECK(calloc(huge, 4) == NULL && errno == ENOMEM);
+	errno = 0;
+	WL_CHECK(malloc(huge) == NULL && errno == ENOMEM);
+	p = malloc(16);
+	WL_CHECK(p != NULL);
+	memset(p, 'k', 16);
+	errno = 0;
+	WL_CHECK(reallocarray(p, huge, 4) == NULL && errno == ENOMEM);
+	errno = 0;
+	WL_CHECK(realloc(p, huge) == NULL && errno == ENOMEM);
+	WL_CHECK(p[15] == 'k'); /* a failed realloc leaves the block alone */
+	free(p);
+
+	/* realloc(NULL, n) is malloc(n); realloc(p, 0) frees and gives NULL. */
+	p = realloc(NULL, 40);
+	WL_CHECK(p != NULL && malloc_usable_size(p) >= 40);
+	WL_CHECK(realloc(p, zero) == NULL);
+
+	/* calloc zeroes even memory that was dirty before. */
+	p = malloc(4000);
+	WL_CHECK(p != NULL);
+	memset(p, 0xaa, 4000);
+	free(p);
+	q = calloc(1, 4000);
+	WL_CHECK(q != NULL);
+	for (int i = 0; i < 4000; i++)
+		WL_CHECK(q[i] == 0);
+	free(q);
+
+	/* posix_memalign: bad alignment is EINVAL (returned, not in errno). */
+	v = NULL;
+	WL_CHECK(posix_memalign(&v, 3, 16) == EINVAL);
+	WL_CHECK(posix_memalign(&v, 32, 0) == 0);
+	free(v);
+
+	/* Shrinking keeps the prefix; growing a big block too. */
+	p = malloc(100000);
+	WL_CHECK(p != NULL);
+	memset(p, 'g', 100000);
+	p = realloc(p, 10);
+	WL_CHECK(p != NULL && p[9] == 'g');
+	p = realloc(p, 1 << 20);
+	WL_CHECK(p != NULL && p[0] == 'g' && p[9] == 'g');
+	free(p);
+
+	WL_CHECK(malloc_usable_size(NULL) == 0);
+}
+
+static void allocate_all(void)
+{
+	site_malloc();
+	site_calloc();
+	site_realloc(site_realloc_origin());
+	site_realloc_null();
+	site_realloc_zero();
+	site_reallocarray();
+	site_strdup();
+	site_posix_memalign();
+	site_aligned_alloc();
+	site_memalign();
+	site_valloc();
+	site_pvalloc();
+	site_malloc0();
+}
+
+static void free_all(void)
+{
+	while (nheld > 0)
+		free(held[--nheld]);
+}
+
+/* One allocation DEPTH calls deep: distinct depths make distinct stacks. */
+WL_SITE static void site_churn(int depth)
+{
+	if (depth > 0) {
+		site_churn(depth - 1);
+		return;
+	}
+	free(malloc(64));
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void churn(double seconds)
+{
+	double end;
+	unsigned long n = 0;
+
+	wl_ready("");
+	end = now() + seconds;
+	while (now() < end)
+		site_churn((int)(n++ % 40));
+}
+
+static int usage(void)
+{
+	wl_say("usage: wl_basic hold | exit [STATUS] | check | churn SECONDS");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	wl_watchdog(WL_WATCHDOG_SECONDS);
+	if (argc < 2)
+		return usage();
+	check_semantics();
+	if (strcmp(argv[1], "churn") == 0) {
+		if (argc < 3)
+			return usage();
+		churn(atof(argv[2]));
+		return 0;
+	}
+	allocate_all();
+	if (strcmp(argv[1], "hold") == 0) {
+		wl_ready("phase=allocated");
+		wl_wait();
+		free_all();
+		wl_ready("phase=freed");
+		wl_wait();
+	} else if (strcmp(argv[1], "exit") == 0) {
+		exit(argc > 2 ? atoi(argv[2]) : 0);
+	} else if (strcmp(argv[1], "check") == 0) {
+		free_all();
+	} else {
+		return usage();
+	}
+	return 0;
+}

@@ -1,0 +1,227 @@
+/*
+ * wl_cxx: C++ allocations with known sizes.
+ *
+ *   wl_cxx hold       allocate; "ready"; wait; free all; "ready"; wait; exit 0
+ *   wl_cxx exit       allocate and exit(0) without freeing (global objects
+ *                     are still destroyed by exit(), as C++ does)
+ *
+ * Sites are extern "C" noinline functions so that their names are plain.
+ * operator new lives in libstdc++, so a direct `new` is charged to the
+ * function that wrote it; containers allocate through template code that
+ * is instantiated in this program, so tests find those blocks by the site
+ * function on their stack (ht-snapshot without --by-site) rather than by
+ * the attributed frame.  Live at the first ready point:
+ *
+ *   site                 what                                bytes  blocks
+ *   site_new             10 x new Obj(48 B), 5 deleted         240       5
+ *   site_new_array       3 x new char[1000], 1 deleted        2000       2
+ *   site_new_aligned     2 x new Aligned (alignas 64, 128 B)   256       2
+ *   site_new_nothrow     new (nothrow) char[300]               300       1
+ *   site_vector (stack)  1000 push_back on vector<int>        4096       1
+ *                        (capacity 1,2,..,1024: 11 blocks, 8188 B in total)
+ *   site_string (stack)  std::string(1000 chars)              1001       1
+ *   site_map (stack)     new Registry (48 B) + 100 map nodes  4848     101
+ *                        of 48 B (32 B node header + pair<const int, long>)
+ *   site_throw (stack)   10 throws of WlError through a frame     0       0
+ *                        that holds new char[64] and a 200-char string:
+ *                        3 blocks per throw (the exception object comes
+ *                        from __cxa_allocate_exception), 30 in total
+ *   site_throw_std       10 throws of std::runtime_error:          0       0
+ *     (stack)            2 blocks per throw (its message string and the
+ *                        exception object), 20 in total
+ */
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "wl.h"
+
+
+struct Obj {
+	char data[48];
+};
+
+struct alignas(64) Aligned {
+	char data[128];
+};
+
+struct Registry {
+	std::map<int, long> entries;
+};
+
+struct WlError {
+	int code;
+	char detail[100];
+};
+
+static_assert(sizeof(Obj) == 48, "Obj is 48 bytes");
+static_assert(sizeof(Aligned) == 128, "Aligned is 128 bytes");
+static_assert(sizeof(Registry) == 48, "Registry is 48 bytes");
+static_assert(sizeof(std::pair<const int, long>) == 16, "map value is 16 bytes");
+
+static Obj *objs[10];
+static char *arrays[3];
+static Aligned *aligned_objs[2];
+static char *nothrow_array;
+static std::vector<int> g_vec;
+static std::string g_str;
+static Registry *g_reg;
+
+extern "C" {
+
+WL_SITE void site_new(void)
+{
+	for (int i = 0; i < 10; i++)
+		objs[i] = new Obj();
+	for (int i = 0; i < 5; i++) {
+		delete objs[i];
+		objs[i] = nullptr;
+	}
+}
+
+WL_SITE void site_new_array(void)
+{
+	for (int i = 0; i < 3; i++)
+		arrays[i] = new char[1000];
+	delete[] arrays[0];
+	arrays[0] = nullptr;
+}
+
+WL_SITE void site_new_aligned(void)
+{
+	for (int i = 0; i < 2; i++) {
+		aligned_objs[i] = new Aligned();
+		WL_CHECK(((uintptr_t)aligned_objs[i] & 63) == 0);
+	}
+}
+
+WL_SITE void site_new_nothrow(void)
+{
+	nothrow_array = new (std::nothrow) char[300];
+	WL_CHECK(nothrow_array != nullptr);
+}
+
+WL_SITE void site_vector(void)
+{
+	for (int i = 0; i < 1000; i++)
+		g_vec.push_back(i);
+	WL_CHECK(g_vec.capacity() == 1024);
+}
+
+WL_SITE void site_string(void)
+{
+	g_str.assign(1000, 'x');
+	WL_CHECK(g_str.capacity() == 1000);
+}
+
+WL_SITE void site_map(void)
+{
+	g_reg = new Registry();
+	for (int i = 0; i < 100; i++)
+		g_reg->entries[i] = i * 7L;
+}
+
+/* Allocates, then throws through its own frame: RAII must free both. */
+WL_SITE void site_throw(int code)
+{
+	std::unique_ptr<char[]> buffer(new char[64]);
+	std::string text(200, 'e');
+
+	buffer[0] = text[0];
+	WlError err;
+	err.code = code;
+	memset(err.detail, 'd', sizeof err.detail);
+	throw err;
+}
+
+WL_SITE void site_throw_std(int code)
+{
+	(void)code;
+	throw std::runtime_error("a message long enough to need the heap");
+}
+
+} /* extern "C" */
+
+/* Catch outside the allocating frames; after this nothing of theirs is live. */
+static void throw_and_catch(void)
+{
+	int caught = 0;
+
+	for (int i = 0; i < 10; i++) {
+		try {
+			site_throw(i);
+		} catch (const WlError &e) {
+			WL_CHECK(e.code == i);
+			caught++;
+		}
+		try {
+			site_throw_std(i);
+		} catch (const std::runtime_error &e) {
+			WL_CHECK(strstr(e.what(), "heap") != nullptr);
+			caught++;
+		}
+	}
+	WL_CHECK(caught == 20);
+}
+
+static void allocate_all(void)
+{
+	site_new();
+	site_new_array();
+	site_new_aligned();
+	site_new_nothrow();
+	site_vector();
+	site_string();
+	site_map();
+	throw_and_catch();
+}
+
+static void free_all(void)
+{
+	for (Obj *&o : objs) {
+		delete o;
+		o = nullptr;
+	}
+	for (char *&a : arrays) {
+		delete[] a;
+		a = nullptr;
+	}
+	for (Aligned *&a : aligned_objs) {
+		delete a;
+		a = nullptr;
+	}
+	delete[] nothrow_array;
+	nothrow_array = nullptr;
+	std::vector<int>().swap(g_vec);
+	std::string().swap(g_str);
+	delete g_reg;
+	g_reg = nullptr;
+}
+
+int main(int argc, char **argv)
+{
+	wl_watchdog(WL_WATCHDOG_SECONDS);
+	if (argc < 2) {
+		wl_say("usage: wl_cxx hold | exit");
+		return 2;
+	}
+	allocate_all();
+	if (strcmp(argv[1], "hold") == 0) {
+		wl_ready("phase=allocated");
+		wl_wait();
+		free_all();
+		wl_ready("phase=freed");
+		wl_wait();
+	} else if (strcmp(argv[1], "exit") == 0) {
+		exit(0);
+	} else {
+		wl_say("usage: wl_cxx hold | exit");
+		return 2;
+	}
+	return 0;
+}
