@@ -206,6 +206,14 @@ static int client_write(int i)
 	return 0;
 }
 
+/* An answer nobody takes, or half a request, for STALL_MS.  Progress may
+ * have been stamped after NOW was read: that is no stall. */
+static int stalled(const struct client *c, uint64_t now)
+{
+	return (c->out_len || c->in_len) && now > c->last_progress_ms &&
+	       now - c->last_progress_ms > STALL_MS;
+}
+
 static void serve_once(void)
 {
 	struct pollfd pfd[MAX_CLIENTS + 1];
@@ -226,9 +234,7 @@ static void serve_once(void)
 			r = client_write(i);
 		else if (ev & (POLLIN | POLLHUP | POLLERR))
 			r = client_read(i);
-		/* Stalled: an answer nobody takes, or half a request. */
-		if (r == 0 && (clients[i].out_len || clients[i].in_len) &&
-		    now - clients[i].last_progress_ms > STALL_MS)
+		if (r == 0 && stalled(&clients[i], now))
 			r = -1;
 		if (r < 0)
 			client_drop(i);
