@@ -34,11 +34,13 @@
 
 static atomic_int stopping;
 
+/* Sleep MS milliseconds, or less when the program is stopping. */
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
+	for (; ms > 0 && !atomic_load(&stopping); ms -= 10) {
+		struct timespec ts = { 0, (ms < 10 ? ms : 10) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* --- the leak: request log entries that nobody ever frees ---------------- */
@@ -96,9 +98,9 @@ static void *churn_thread(void *arg)
 	static const char msg[] = "PUT /cart/42 user=alice qty=3 sku=XJ-9 note=gift";
 
 	while (!atomic_load(&stopping)) {
-		for (int i = 0; i < 200; i++)
+		for (int i = 0; i < 100; i++)
 			parse_message(msg);
-		sleep_ms(1);
+		sleep_ms(5);
 	}
 	return arg;
 }

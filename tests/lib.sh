@@ -22,6 +22,7 @@ top_builddir=${top_builddir:-$PWD}
 HEAPTOP_AGENT=${HEAPTOP_AGENT:-$top_builddir/.libs/libheaptop.so}
 HT_SNAPSHOT=$top_builddir/tests/tools/ht-snapshot
 HT_WORKLOADS=$top_builddir/tests/workloads
+HT_HEAPTOP=$top_builddir/heaptop
 HT_TIMEOUT=${HT_TIMEOUT:-60}   # seconds any one traced program may run
 HT_FAILURES=0
 HT_JOBS=()                     # background jobs to end if the test dies
@@ -206,7 +207,7 @@ stack_total() {
 
 # --- running programs under the agent ---------------------------------------
 
-# The environment a traced program gets (extra NAME=VALUE words may follow).
+# The environment a traced program gets, one NAME=VALUE a line.
 ht_agent_env() {
 	echo "LD_PRELOAD=$HEAPTOP_AGENT"
 	echo "HEAPTOP_SOCKET=$HT_TMP/%p.sock"
@@ -283,6 +284,7 @@ wl_start() {
 		[ -s "$pidfile" ] && break
 		sleep 0.05
 	done
+	[ -s "$pidfile" ] || fail "the workload did not start: $*"
 	WL_PID=$(cat "$pidfile")
 }
 

@@ -26,6 +26,8 @@ struct agent_settings agent_settings = {
 	.max_stacks = AGENT_DEFAULT_MAX_STACKS,
 };
 
+unsigned agent_mark_epoch;
+static uint64_t mark_ns;
 static uint64_t peak;
 static uint64_t start_ns;
 static pid_t init_pid;       /* the process these tables belong to */
@@ -59,6 +61,10 @@ void agent_settings_load(void)
 	s->socket = env_str("HEAPTOP_SOCKET");
 	s->final_path = env_str("HEAPTOP_FINAL");
 	s->final_pid = env_long("HEAPTOP_FINAL_PID", 1, 0x7fffffffL, 0);
+	/* Below a few bytes sampling costs more than it saves. */
+	s->sample = (uint64_t)env_long("HEAPTOP_SAMPLE", 0, 1L << 40, 0);
+	if (s->sample && s->sample < 64)
+		s->sample = 64;
 }
 
 void path_add(struct path_buf *b, const char *s)
@@ -132,10 +138,32 @@ void agent_hello(struct ht_hello *h)
 	h->start_ns = start_ns;
 	h->depth = agent_settings.depth;
 	h->max_stacks = agent_settings.max_stacks;
+	h->sample_bytes = agent_settings.sample;
+	h->flags = agent_settings.sample ? HT_AGENT_SAMPLED : 0;
 	h->exe = modules_exe();
 	h->exe_len = strlen(h->exe);
 	h->cmdline = cmdline;
 	h->cmdline_len = cmdline_len;
+}
+
+uint64_t agent_block_unit(void)
+{
+	return agent_settings.sample ? AGENT_SAMPLE_UNIT : 1;
+}
+
+void agent_mark(void)
+{
+	unsigned next = agent_mark_epoch % 255 + 1; /* 1..255; 0 means no mark */
+	/* Empty the new parity's born counters before blocks are born into it;
+	 * blocks of the mark before last (same parity) no longer count. */
+	stacktab_born_reset((int)(next & 1));
+	__atomic_store_n(&mark_ns, realtime_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&agent_mark_epoch, next, __ATOMIC_RELEASE);
+}
+
+uint64_t agent_mark_ns(void)
+{
+	return __atomic_load_n(&mark_ns, __ATOMIC_RELAXED);
 }
 
 void agent_peak_raise(uint64_t candidate)

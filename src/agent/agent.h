@@ -10,6 +10,8 @@
 
 #define AGENT_DEFAULT_DEPTH 64
 #define AGENT_DEFAULT_MAX_STACKS (1u << 20)
+/* In sampling mode block counts are estimates kept in 1/256ths. */
+#define AGENT_SAMPLE_UNIT 256
 
 struct agent_settings {
 	unsigned depth;          /* HEAPTOP_DEPTH: frames kept per stack */
@@ -17,10 +19,26 @@ struct agent_settings {
 	const char *socket;      /* HEAPTOP_SOCKET, NULL for the default */
 	const char *final_path;  /* HEAPTOP_FINAL, NULL for none */
 	long final_pid;          /* HEAPTOP_FINAL_PID, 0 for any process */
+	uint64_t sample;         /* HEAPTOP_SAMPLE: mean bytes between samples;
+				    0: exact, every block */
 };
 
 /* Read once, at the first allocation. */
 extern struct agent_settings agent_settings;
+
+/* The current mark's tag (1..255, 0 before the first mark): blocks carry
+ * the tag of the mark they were born under. */
+extern unsigned agent_mark_epoch;
+static inline unsigned agent_mark_tag(void)
+{
+	return __atomic_load_n(&agent_mark_epoch, __ATOMIC_RELAXED);
+}
+/* Set a new mark (the server, on HT_REQ_MARK). */
+void agent_mark(void);
+/* CLOCK_REALTIME of the current mark, 0 when none. */
+uint64_t agent_mark_ns(void);
+/* The unit of block counters: 1, or AGENT_SAMPLE_UNIT when sampling. */
+uint64_t agent_block_unit(void);
 
 /* Read the environment into agent_settings. */
 void agent_settings_load(void);

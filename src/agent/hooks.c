@@ -11,11 +11,13 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <malloc.h>
 #include <libunwind.h>
@@ -36,6 +38,8 @@ struct thread_state {
 	unsigned stripe;   /* counter stripe + 1; 0 until assigned */
 	int64_t pending;   /* live-byte change not yet in live_flushed */
 	int registered;    /* the exit destructor is armed */
+	int64_t countdown; /* sampling: bytes until the next sample point */
+	uint64_t rng;      /* sampling: xorshift state; 0 until seeded */
 };
 
 static __thread struct thread_state ts __attribute__((tls_model("initial-exec")));
@@ -194,61 +198,165 @@ static unsigned capture(uintptr_t *pcs)
 	return depth;
 }
 
+/*
+ * Sampling by bytes: sample points fall as a Poisson process of mean
+ * interval agent_settings.sample over the bytes allocated; a block is
+ * sampled when one falls in it, which happens with probability
+ * p = 1 - exp(-size / interval), and is then counted with weight 1/p: the
+ * estimates of bytes and blocks are unbiased.  Unsampled blocks cost a
+ * subtraction, and their free a byte load from sampled_filter, a counting
+ * filter of the addresses of sampled blocks.
+ */
+static uint8_t sampled_filter[1 << 16];
+
+static unsigned filter_slot(uintptr_t p)
+{
+	return (unsigned)(((uint64_t)(p >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 48);
+}
+
+static double uniform(void)
+{
+	if (!ts.rng) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ts.rng = ((uint64_t)(uintptr_t)&ts ^ (uint64_t)t.tv_nsec << 20) | 1;
+	}
+	ts.rng ^= ts.rng >> 12;
+	ts.rng ^= ts.rng << 25;
+	ts.rng ^= ts.rng >> 27;
+	/* 53 random bits in (0, 1]. */
+	return ((ts.rng * UINT64_C(2685821657736338717)) >> 11) * 0x1.0p-53 + 0x1.0p-53;
+}
+
+static int64_t next_interval(void)
+{
+	return (int64_t)(-log(uniform()) * (double)agent_settings.sample) + 1;
+}
+
+/* Whether this allocation of SIZE bytes holds a sample point. */
+static int sample_hit(size_t size)
+{
+	if (!ts.rng)
+		ts.countdown = next_interval(); /* seeds the generator */
+	ts.countdown -= (int64_t)size;
+	if (ts.countdown > 0)
+		return 0;
+	do
+		ts.countdown += next_interval();
+	while (ts.countdown <= 0);
+	return 1;
+}
+
+/* What a block of SIZE bytes counts for: itself, or its sampling estimate
+ * (blocks in units of 1/AGENT_SAMPLE_UNIT). */
+static void block_weight(uint64_t size, uint64_t *bytes, uint64_t *blocks)
+{
+	if (!agent_settings.sample) {
+		*bytes = size;
+		*blocks = 1;
+		return;
+	}
+	double p = -expm1(-(double)size / (double)agent_settings.sample);
+	double w = p > 1e-12 ? 1 / p : 1e12;
+	*bytes = (uint64_t)llround((double)size * w);
+	*blocks = (uint64_t)llround(w * AGENT_SAMPLE_UNIT);
+}
+
+/* The born slot of a block tagged TAG: its mark parity while that mark is
+ * the current one. */
+static int born_slot(unsigned tag)
+{
+	return tag && tag == agent_mark_tag() ? (int)(tag & 1) : -1;
+}
+
+static void charge(unsigned stripe, const struct ptrmap_rec *r)
+{
+	uint64_t bytes, blocks;
+	block_weight(r->size, &bytes, &blocks);
+	stacktab_charge(stripe, r->stack, bytes, blocks, born_slot(r->tag));
+	live_change((int64_t)bytes);
+}
+
+static void credit(unsigned stripe, const struct ptrmap_rec *r)
+{
+	uint64_t bytes, blocks;
+	block_weight(r->size, &bytes, &blocks);
+	stacktab_credit(stripe, r->stack, bytes, blocks, born_slot(r->tag));
+	live_change(-(int64_t)bytes);
+}
+
+static void filter_add(uintptr_t p, int delta)
+{
+	uint8_t *f = &sampled_filter[filter_slot(p)];
+	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
+	/* A saturated slot stays so: it only costs lookups. */
+	while (v != UINT8_MAX && !(delta < 0 && v == 0) &&
+	       !__atomic_compare_exchange_n(f, &v, (uint8_t)(v + delta), 1,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static void record_alloc(void *p, size_t size)
 {
 	if (!p || ts.busy)
 		return;
+	if (!__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE)) {
+		ts.busy++;
+		core_init();
+		ts.busy--;
+	}
+	if (agent_settings.sample && !sample_hit(size))
+		return;
 	int saved_errno = errno;
 	ts.busy++;
-	if (!__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
-		core_init();
 	unsigned stripe = my_stripe();
 	uintptr_t pcs[HT_MAX_DEPTH];
 	unsigned depth = capture(pcs);
-	uint32_t id = stacktab_intern(pcs, depth);
-	uint64_t old_size;
-	uint32_t old_id;
-	int r = size <= PTRMAP_MAX_SIZE
-			? ptrmap_insert((uintptr_t)p, size, id, &old_size, &old_id)
-			: -1;
-	if (r < 0) {
-		stacktab_untracked(stripe, size);
+	struct ptrmap_rec r = { size, stacktab_intern(pcs, depth), agent_mark_tag() }, old;
+	int ins = size <= PTRMAP_MAX_SIZE ? ptrmap_insert((uintptr_t)p, &r, &old) : -1;
+	if (ins < 0) {
+		uint64_t bytes, blocks;
+		block_weight(size, &bytes, &blocks);
+		stacktab_untracked(stripe, bytes, blocks);
 	} else {
-		if (r == 1) { /* its free never reached us; forget the old block */
-			stacktab_credit(stripe, old_id, old_size);
-			live_change(-(int64_t)old_size);
-		}
-		stacktab_charge(stripe, id, size);
-		live_change((int64_t)size);
+		if (ins == 1) /* its free never reached us; forget the old block */
+			credit(stripe, &old);
+		else if (agent_settings.sample)
+			filter_add((uintptr_t)p, 1);
+		charge(stripe, &r);
 	}
 	ts.busy--;
 	errno = saved_errno;
 }
 
 /* Forget P; returns 1 when it was tracked, with its record. */
-static int forget(void *p, uint64_t *size, uint32_t *id)
+static int forget(void *p, struct ptrmap_rec *r)
 {
 	if (!p || ts.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
 		return 0;
+	if (agent_settings.sample &&
+	    !__atomic_load_n(&sampled_filter[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED))
+		return 0; /* never sampled: no lookup */
 	ts.busy++;
-	int found = ptrmap_remove((uintptr_t)p, size, id);
+	int found = ptrmap_remove((uintptr_t)p, r);
 	if (found) {
-		stacktab_credit(my_stripe(), *id, *size);
-		live_change(-(int64_t)*size);
+		if (agent_settings.sample)
+			filter_add((uintptr_t)p, -1);
+		credit(my_stripe(), r);
 	}
 	ts.busy--;
 	return found;
 }
 
 /* Put back a block that realloc failed to move. */
-static void unforget(void *p, uint64_t size, uint32_t id)
+static void unforget(void *p, const struct ptrmap_rec *r)
 {
-	uint64_t old_size;
-	uint32_t old_id;
+	struct ptrmap_rec old;
 	ts.busy++;
-	if (ptrmap_insert((uintptr_t)p, size, id, &old_size, &old_id) >= 0) {
-		stacktab_charge(my_stripe(), id, size);
-		live_change((int64_t)size);
+	if (ptrmap_insert((uintptr_t)p, r, &old) >= 0) {
+		if (agent_settings.sample)
+			filter_add((uintptr_t)p, 1);
+		charge(my_stripe(), r);
 	}
 	ts.busy--;
 }
@@ -290,9 +398,8 @@ EXPORT void free(void *p)
 	if (!p || in_arena(p))
 		return;
 	int saved_errno = errno;
-	uint64_t size;
-	uint32_t id;
-	forget(p, &size, &id);
+	struct ptrmap_rec r;
+	forget(p, &r);
 	resolve();
 	ts.busy++;
 	real.free(p);
@@ -303,14 +410,13 @@ EXPORT void free(void *p)
 /* realloc and reallocarray (checked for overflow) end here. */
 static void *realloc_common(void *p, size_t size)
 {
-	uint64_t old_size;
-	uint32_t old_id;
-	int had = forget(p, &old_size, &old_id);
+	struct ptrmap_rec old;
+	int had = forget(p, &old);
 	void *q = NEXT(real.realloc(p, size));
 	if (q)
 		record_alloc(q, size);
 	else if (had && size != 0)
-		unforget(p, old_size, old_id); /* failed: the old block is still live */
+		unforget(p, &old); /* failed: the old block is still live */
 	return q;
 }
 

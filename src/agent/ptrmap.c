@@ -12,9 +12,11 @@
 #define INITIAL_SLOTS 256 /* one page of entries */
 
 struct entry {
-	uint64_t key; /* block address; 0 marks an empty slot */
+	uint64_t key; /* tag << 56 | block address; 0 marks an empty slot */
 	uint64_t val; /* size << 24 | stack id */
 };
+
+#define ADDR_MASK ((UINT64_C(1) << 56) - 1)
 
 struct shard {
 	int lock;
@@ -25,8 +27,9 @@ struct shard {
 
 static struct shard shards[SHARDS];
 
-static uint64_t mix(uintptr_t p)
+static uint64_t mix(uint64_t p)
 {
+	p &= ADDR_MASK;
 	/* Blocks are 16-byte aligned: the low bits carry nothing. */
 	return (uint64_t)(p >> 4) * UINT64_C(0x9E3779B97F4A7C15);
 }
@@ -71,13 +74,13 @@ static int shard_grow(struct shard *s)
 	return 0;
 }
 
-static int find(const struct shard *s, uint64_t key, uint64_t h, uint32_t *at)
+static int find(const struct shard *s, uint64_t addr, uint64_t h, uint32_t *at)
 {
 	if (!s->slots)
 		return 0;
 	uint32_t i = home_slot(h, s->slots);
 	while (s->table[i].key) {
-		if (s->table[i].key == key) {
+		if ((s->table[i].key & ADDR_MASK) == addr) {
 			*at = i;
 			return 1;
 		}
@@ -86,18 +89,26 @@ static int find(const struct shard *s, uint64_t key, uint64_t h, uint32_t *at)
 	return 0;
 }
 
-int ptrmap_insert(uintptr_t p, uint64_t size, uint32_t stack,
-		  uint64_t *old_size, uint32_t *old_stack)
+static void unpack(const struct entry *e, struct ptrmap_rec *r)
 {
-	uint64_t h = mix(p), key = p, val = size << 24 | stack;
+	r->size = e->val >> 24;
+	r->stack = (uint32_t)(e->val & PTRMAP_MAX_STACK);
+	r->tag = (unsigned)(e->key >> 56);
+}
+
+int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old)
+{
+	uint64_t h = mix(p);
+	uint64_t key = (uint64_t)p | (uint64_t)(r->tag & 0xff) << 56;
+	uint64_t val = r->size << 24 | r->stack;
 	struct shard *s = shard_of(h);
 	int ret = 0;
 	uint32_t at;
 
 	lock_acquire(&s->lock);
-	if (find(s, key, h, &at)) {
-		*old_size = s->table[at].val >> 24;
-		*old_stack = (uint32_t)(s->table[at].val & PTRMAP_MAX_STACK);
+	if (find(s, p, h, &at)) {
+		unpack(&s->table[at], old);
+		s->table[at].key = key;
 		s->table[at].val = val;
 		ret = 1;
 	} else if ((uint64_t)(s->used + 1) * 100 > (uint64_t)s->slots * 85 &&
@@ -111,7 +122,7 @@ int ptrmap_insert(uintptr_t p, uint64_t size, uint32_t stack,
 	return ret;
 }
 
-int ptrmap_remove(uintptr_t p, uint64_t *size, uint32_t *stack)
+int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
 {
 	uint64_t h = mix(p);
 	struct shard *s = shard_of(h);
@@ -122,8 +133,7 @@ int ptrmap_remove(uintptr_t p, uint64_t *size, uint32_t *stack)
 		lock_release(&s->lock);
 		return 0;
 	}
-	*size = s->table[i].val >> 24;
-	*stack = (uint32_t)(s->table[i].val & PTRMAP_MAX_STACK);
+	unpack(&s->table[i], r);
 	/* Backward-shift deletion: pull later entries of the probe run into
 	 * the hole when the hole lies between their home and where they are. */
 	struct entry *t = s->table;

@@ -3,6 +3,7 @@
  * Sharded by address, each shard an open-addressing table with linear
  * probing in its own mapping, guarded by its own spin lock.  16 bytes per
  * entry, kept between 68% and 85% full, so about 20 bytes per live block.
+ * User-space addresses stop below bit 56: the key's top byte holds the tag.
  */
 #ifndef HEAPTOP_PTRMAP_H
 #define HEAPTOP_PTRMAP_H
@@ -15,13 +16,19 @@
 /* Largest stack id an entry can hold (24 bits). */
 #define PTRMAP_MAX_STACK ((UINT32_C(1) << 24) - 1)
 
-/* Record P with SIZE and STACK.  Returns 0, or -1 when the table could not
- * grow (the block stays untracked).  If P was already present (a free the
- * agent never saw), *OLD_SIZE and *OLD_STACK get its record and 1 is returned. */
-int ptrmap_insert(uintptr_t p, uint64_t size, uint32_t stack,
-		  uint64_t *old_size, uint32_t *old_stack);
-/* Remove P; 1 with its size and stack, 0 when P is not tracked. */
-int ptrmap_remove(uintptr_t p, uint64_t *size, uint32_t *stack);
+/* What the map holds for one block. */
+struct ptrmap_rec {
+	uint64_t size;  /* bytes the program asked for */
+	uint32_t stack; /* stack id of the allocation */
+	unsigned tag;   /* the mark epoch the block was born in (8 bits) */
+};
+
+/* Record P with R.  Returns 0, or -1 when the table could not grow (the
+ * block stays untracked).  If P was already present (a free the agent
+ * never saw), *OLD gets its record and 1 is returned. */
+int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old);
+/* Remove P; 1 with its record in *R, 0 when P is not tracked. */
+int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r);
 /* Take every shard lock (before fork) and release them (after). */
 void ptrmap_lock_all(void);
 void ptrmap_unlock_all(void);

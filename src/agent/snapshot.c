@@ -40,9 +40,19 @@ static void encode_stacks(struct ht_writer *w, uint32_t from, uint32_t to)
 	}
 }
 
+/* Block counts as the protocol has them: whole (estimated) blocks. */
+static int64_t blocks(int64_t units, uint64_t unit)
+{
+	int64_t half = (int64_t)unit / 2;
+	return units >= 0 ? (units + half) / (int64_t)unit : -((-units + half) / (int64_t)unit);
+}
+
 /* Counters of every stack that ever allocated. */
 static void encode_counters(struct ht_writer *w, uint32_t nstacks)
 {
+	uint64_t unit = agent_block_unit();
+	unsigned tag = agent_mark_tag();
+	int born = tag ? (int)(tag & 1) : -1;
 	uint32_t id = 0;
 	do {
 		size_t off = ht_frame_begin(w, HT_MSG_COUNTERS);
@@ -51,14 +61,19 @@ static void encode_counters(struct ht_writer *w, uint32_t nstacks)
 		ht_put_u32(w, 0);
 		for (; id < nstacks && n < COUNTERS_PER_FRAME; id++) {
 			struct stack_counts c;
-			stacktab_read(id, &c);
+			stacktab_read(id, born, &c);
 			if (c.alloc_blocks == 0)
 				continue;
-			ht_put_u32(w, id);
-			ht_put_u64(w, c.alloc_bytes - c.freed_bytes);
-			ht_put_u64(w, c.alloc_blocks - c.freed_blocks);
-			ht_put_u64(w, c.alloc_bytes);
-			ht_put_u64(w, c.alloc_blocks);
+			struct ht_counter rec = {
+				.stack_id = id,
+				.live_bytes = (int64_t)(c.alloc_bytes - c.freed_bytes),
+				.live_blocks = blocks((int64_t)(c.alloc_blocks - c.freed_blocks), unit),
+				.total_bytes = c.alloc_bytes,
+				.total_blocks = (uint64_t)blocks((int64_t)c.alloc_blocks, unit),
+				.born_bytes = c.born_bytes,
+				.born_blocks = blocks(c.born_blocks, unit),
+			};
+			ht_put_counter(w, &rec);
 			n++;
 		}
 		ht_patch_u32(w, count_at, n);
@@ -66,29 +81,32 @@ static void encode_counters(struct ht_writer *w, uint32_t nstacks)
 	} while (id < nstacks);
 }
 
-static void fill_globals(struct ht_globals *g, uint32_t nstacks, int reset_peak,
-			 int final, int status)
+static void fill_globals(struct ht_globals *g, uint64_t number, uint32_t nstacks,
+			 int reset_peak, int final, int status)
 {
 	struct global_counts c;
+	uint64_t unit = agent_block_unit();
 	stacktab_read_globals(&c);
-	g->seq = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	g->seq = number;
 	g->realtime_ns = clock_ns(CLOCK_REALTIME);
 	g->monotonic_ns = clock_ns(CLOCK_MONOTONIC);
 	g->live_bytes = c.alloc_bytes - c.freed_bytes;
-	g->live_blocks = c.alloc_blocks - c.freed_blocks;
+	g->live_blocks = (uint64_t)blocks((int64_t)(c.alloc_blocks - c.freed_blocks), unit);
 	g->peak_bytes = agent_peak(g->live_bytes, reset_peak);
-	g->allocs = c.alloc_blocks;
-	g->frees = c.freed_blocks;
+	g->allocs = (uint64_t)blocks((int64_t)c.alloc_blocks, unit);
+	g->frees = (uint64_t)blocks((int64_t)c.freed_blocks, unit);
 	g->total_bytes = c.alloc_bytes;
 	g->agent_bytes = mem_mapped_bytes();
-	g->untracked_blocks = c.untracked_blocks;
+	g->untracked_blocks = (uint64_t)blocks((int64_t)c.untracked_blocks, unit);
 	g->untracked_bytes = c.untracked_bytes;
 	g->stacks = nstacks;
 	g->flags = final ? HT_GLOBAL_FINAL : 0;
 	g->exit_status = final ? (uint64_t)(unsigned)status : 0;
+	g->mark_ns = agent_mark_ns();
 }
 
-static void encode(struct ht_writer *w, const struct ht_request *req, int final, int status)
+static void encode(struct ht_writer *w, const struct ht_request *req, uint64_t number,
+		   int final, int status)
 {
 	struct ht_hello hello;
 	agent_hello(&hello);
@@ -100,7 +118,7 @@ static void encode(struct ht_writer *w, const struct ht_request *req, int final,
 		encode_stacks(w, req->have_stacks, nstacks);
 	encode_counters(w, nstacks);
 	struct ht_globals g;
-	fill_globals(&g, nstacks, req->flags & HT_REQ_RESET_PEAK, final, status);
+	fill_globals(&g, number, nstacks, req->flags & HT_REQ_RESET_PEAK, final, status);
 	ht_encode_globals(w, &g);
 	size_t off = ht_frame_begin(w, HT_MSG_END);
 	ht_put_u64(w, g.seq);
@@ -110,11 +128,15 @@ static void encode(struct ht_writer *w, const struct ht_request *req, int final,
 size_t snapshot_encode(struct snap_buf *b, const struct ht_request *req,
 		       int final, int exit_status)
 {
+	if (req->flags & HT_REQ_MARK)
+		agent_mark();
+	/* One number per snapshot, however often it is encoded to fit. */
+	uint64_t number = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		if (b->cap) {
 			struct ht_writer w;
 			ht_writer_init(&w, b->data, b->cap);
-			encode(&w, req, final, exit_status);
+			encode(&w, req, number, final, exit_status);
 			if (!w.overflow)
 				return w.len;
 		}

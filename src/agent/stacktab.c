@@ -26,9 +26,10 @@ struct index {
 	uint32_t slots[];
 };
 
-/* One stripe's counters for one stack. */
+/* One stripe's counters for one stack: one cache line. */
 struct counts {
 	uint64_t alloc_bytes, alloc_blocks, freed_bytes, freed_blocks;
+	int64_t born_bytes[2], born_blocks[2]; /* per mark parity, net */
 };
 
 struct global_stripe {
@@ -207,38 +208,64 @@ static void add(uint64_t *counter, uint64_t v)
 	__atomic_add_fetch(counter, v, __ATOMIC_RELAXED);
 }
 
-void stacktab_charge(unsigned stripe, uint32_t id, uint64_t size)
+void stacktab_charge(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t blocks,
+		     int born)
 {
 	struct counts *c = counts_of(stripe, id);
 	struct global_stripe *g = &globals[stripe];
 	if (!c) {
 		/* No memory for counters: the block is tracked but cannot be
 		 * charged to its stack; say so rather than lose it silently. */
-		stacktab_untracked(stripe, size);
+		stacktab_untracked(stripe, bytes, blocks);
 		return;
 	}
-	add(&c->alloc_bytes, size);
-	add(&c->alloc_blocks, 1);
-	add(&g->alloc_bytes, size);
-	add(&g->alloc_blocks, 1);
+	add(&c->alloc_bytes, bytes);
+	add(&c->alloc_blocks, blocks);
+	if (born >= 0) {
+		add((uint64_t *)&c->born_bytes[born], bytes);
+		add((uint64_t *)&c->born_blocks[born], blocks);
+	}
+	add(&g->alloc_bytes, bytes);
+	add(&g->alloc_blocks, blocks);
 }
 
-void stacktab_credit(unsigned stripe, uint32_t id, uint64_t size)
+void stacktab_credit(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t blocks,
+		     int born)
 {
 	struct counts *c = counts_of(stripe, id);
 	struct global_stripe *g = &globals[stripe];
 	if (!c)
 		return;
-	add(&c->freed_bytes, size);
-	add(&c->freed_blocks, 1);
-	add(&g->freed_bytes, size);
-	add(&g->freed_blocks, 1);
+	add(&c->freed_bytes, bytes);
+	add(&c->freed_blocks, blocks);
+	if (born >= 0) {
+		add((uint64_t *)&c->born_bytes[born], -bytes);
+		add((uint64_t *)&c->born_blocks[born], -blocks);
+	}
+	add(&g->freed_bytes, bytes);
+	add(&g->freed_blocks, blocks);
 }
 
-void stacktab_untracked(unsigned stripe, uint64_t size)
+void stacktab_born_reset(int slot)
+{
+	for (unsigned s = 0; s < STACKTAB_STRIPES; s++) {
+		for (unsigned ch = 0; ch < MAX_CHUNKS; ch++) {
+			struct counts *chunk =
+				__atomic_load_n(&counters[s][ch], __ATOMIC_ACQUIRE);
+			if (!chunk)
+				continue;
+			for (unsigned i = 0; i < CHUNK_IDS; i++) {
+				__atomic_store_n(&chunk[i].born_bytes[slot], 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&chunk[i].born_blocks[slot], 0, __ATOMIC_RELAXED);
+			}
+		}
+	}
+}
+
+void stacktab_untracked(unsigned stripe, uint64_t size, uint64_t blocks)
 {
 	add(&globals[stripe].untracked_bytes, size);
-	add(&globals[stripe].untracked_blocks, 1);
+	add(&globals[stripe].untracked_blocks, blocks);
 }
 
 static uint64_t get(const uint64_t *counter)
@@ -246,7 +273,7 @@ static uint64_t get(const uint64_t *counter)
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
-void stacktab_read(uint32_t id, struct stack_counts *out)
+void stacktab_read(uint32_t id, int born, struct stack_counts *out)
 {
 	memset(out, 0, sizeof *out);
 	for (unsigned s = 0; s < STACKTAB_STRIPES; s++) {
@@ -259,6 +286,10 @@ void stacktab_read(uint32_t id, struct stack_counts *out)
 		out->alloc_blocks += get(&c->alloc_blocks);
 		out->freed_bytes += get(&c->freed_bytes);
 		out->freed_blocks += get(&c->freed_blocks);
+		if (born >= 0) {
+			out->born_bytes += (int64_t)get((const uint64_t *)&c->born_bytes[born]);
+			out->born_blocks += (int64_t)get((const uint64_t *)&c->born_blocks[born]);
+		}
 	}
 }
 

@@ -28,17 +28,23 @@ uint32_t stacktab_count(void);
 /* The pcs of stack ID (< stacktab_count()). */
 const uintptr_t *stacktab_pcs(uint32_t id, unsigned *depth);
 
-/* Charge an allocation of SIZE bytes to stack ID on stripe STRIPE. */
-void stacktab_charge(unsigned stripe, uint32_t id, uint64_t size);
-/* Credit a free of SIZE bytes to stack ID on stripe STRIPE. */
-void stacktab_credit(unsigned stripe, uint32_t id, uint64_t size);
+/* Charge an allocation to stack ID on stripe STRIPE: BYTES and BLOCKS (in
+ * sampling mode, estimates), and to born slot BORN (0 or 1; -1: none). */
+void stacktab_charge(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t blocks,
+		     int born);
+/* Credit a free the same way. */
+void stacktab_credit(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t blocks,
+		     int born);
+/* Zero born slot SLOT of every stack (before the mark switches to it). */
+void stacktab_born_reset(int slot);
 
 struct stack_counts {
 	uint64_t alloc_bytes, alloc_blocks;
 	uint64_t freed_bytes, freed_blocks;
+	int64_t born_bytes, born_blocks;
 };
-/* Sum the stripes of stack ID. */
-void stacktab_read(uint32_t id, struct stack_counts *out);
+/* Sum the stripes of stack ID; born figures from slot BORN (-1: zero). */
+void stacktab_read(uint32_t id, int born, struct stack_counts *out);
 
 /* Global counters, striped the same way. */
 struct global_counts {
@@ -47,7 +53,7 @@ struct global_counts {
 	uint64_t untracked_bytes, untracked_blocks;
 };
 /* Count an allocation the agent could not record. */
-void stacktab_untracked(unsigned stripe, uint64_t size);
+void stacktab_untracked(unsigned stripe, uint64_t size, uint64_t blocks);
 /* Sum the global stripes. */
 void stacktab_read_globals(struct global_counts *out);
 

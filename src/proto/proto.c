@@ -117,6 +117,7 @@ static uint64_t *globals_field(struct ht_globals *g, int i)
 		&g->live_blocks, &g->peak_bytes, &g->allocs, &g->frees,
 		&g->total_bytes, &g->agent_bytes, &g->untracked_blocks,
 		&g->untracked_bytes, &g->stacks, &g->flags, &g->exit_status,
+		&g->mark_ns,
 	};
 	return f[i];
 }
@@ -166,6 +167,8 @@ void ht_put_counter(struct ht_writer *w, const struct ht_counter *c)
 	ht_put_u64(w, (uint64_t)c->live_blocks);
 	ht_put_u64(w, c->total_bytes);
 	ht_put_u64(w, c->total_blocks);
+	ht_put_u64(w, (uint64_t)c->born_bytes);
+	ht_put_u64(w, (uint64_t)c->born_blocks);
 }
 
 static uint32_t load_u32(const uint8_t *p)
@@ -450,6 +453,8 @@ int ht_counters_next(struct ht_counter_iter *it, struct ht_counter *c)
 	c->live_blocks = (int64_t)ht_get_u64(&it->r);
 	c->total_bytes = ht_get_u64(&it->r);
 	c->total_blocks = ht_get_u64(&it->r);
+	c->born_bytes = (int64_t)ht_get_u64(&it->r);
+	c->born_blocks = (int64_t)ht_get_u64(&it->r);
 	if (it->r.error)
 		return -1;
 	it->index++;

@@ -32,7 +32,9 @@
  *             the allocator; every pc is a return address: symbolize pc-1)
  *   COUNTERS  u32 count
  *             followed by count x { u32 stack_id | i64 live_bytes
- *             | i64 live_blocks | u64 total_bytes | u64 total_blocks }
+ *             | i64 live_blocks | u64 total_bytes | u64 total_blocks
+ *             | i64 born_bytes | i64 born_blocks }
+ *             (born: allocated since the mark and still live; 0 without one)
  *   GLOBALS   HT_GLOBALS_FIELDS x u64, in the order of struct ht_globals
  *   END       u64 seq (same as GLOBALS.seq)
  *
@@ -69,6 +71,7 @@ enum ht_msg_type {
 
 /* REQUEST flags */
 #define HT_REQ_RESET_PEAK 0x1u /* reset the peak to the current live bytes */
+#define HT_REQ_MARK 0x2u       /* set the mark: "born" counts restart from here */
 
 /* HELLO flags: how the agent is recording */
 #define HT_AGENT_SAMPLED 0x1u /* sampling by bytes; counters are estimates */
@@ -78,7 +81,7 @@ enum ht_msg_type {
 #define HT_GLOBAL_FINAL 0x1u /* written at exit: what was live at exit */
 
 /* Entries of one COUNTERS record, in bytes on the wire. */
-#define HT_COUNTER_RECORD_SIZE 36
+#define HT_COUNTER_RECORD_SIZE 52
 
 struct ht_globals {
 	uint64_t seq;             /* snapshot number, from 1 */
@@ -96,8 +99,9 @@ struct ht_globals {
 	uint64_t stacks;          /* stacks in the stack table, overflow included */
 	uint64_t flags;           /* HT_GLOBAL_* */
 	uint64_t exit_status;     /* with HT_GLOBAL_FINAL: the status given to exit() */
+	uint64_t mark_ns;         /* CLOCK_REALTIME of the mark; 0 when none */
 };
-#define HT_GLOBALS_FIELDS 15
+#define HT_GLOBALS_FIELDS 16
 
 struct ht_hello;
 
@@ -242,6 +246,7 @@ struct ht_counter {
 	uint32_t stack_id;
 	int64_t live_bytes, live_blocks;
 	uint64_t total_bytes, total_blocks;
+	int64_t born_bytes, born_blocks;
 };
 /* Append one record to a COUNTERS frame. */
 void ht_put_counter(struct ht_writer *w, const struct ht_counter *c);

@@ -32,6 +32,8 @@ struct heap_frame {
 struct heap_counter {
 	int64_t live_bytes, live_blocks;
 	uint64_t total_bytes, total_blocks;
+	int64_t born_bytes, born_blocks; /* allocated since the agent's mark and
+					    still live; 0 when no mark is set */
 };
 
 /* What the heap's process said about itself, and the snapshot's globals. */
@@ -47,6 +49,7 @@ struct heap_info {
 	uint64_t agent_bytes, untracked_blocks, untracked_bytes;
 	uint32_t agent_flags;  /* HT_AGENT_* (sampled, frame pointers) */
 	uint64_t sample_bytes;
+	uint64_t mark_ns;      /* CLOCK_REALTIME of the agent's mark; 0: none */
 	int final;             /* what was live at exit */
 	int exit_status;       /* with final */
 };
@@ -66,8 +69,9 @@ struct heap *heap_new(const struct heap_info *info);
  * returns its index. */
 uint32_t heap_add_stack(struct heap *h, const struct heap_counter *counter,
 			const struct heap_frame *frames, size_t n);
-/* H's copy of the LEN bytes at S (NUL-terminated), one per distinct string:
- * frames whose strings came from here are added without copying again. */
+/* H's copy of the LEN bytes at S (which hold no NUL), NUL-terminated, one
+ * per distinct string: frames whose strings came from here are added
+ * without copying them again. */
 const char *heap_intern(struct heap *h, const char *s, size_t len);
 
 void heap_free(struct heap *h);

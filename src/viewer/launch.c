@@ -62,6 +62,10 @@ child(char *const argv[], const struct launch_options *o, const char *final, int
 			_exit(127);
 		}
 		close(out);
+	} else if (o->stdout_to_stderr && dup2(2, 1) < 0) {
+		int e = errno;
+		(void)!write(fd, &e, sizeof e);
+		_exit(127);
 	}
 	signal(SIGPIPE, SIG_DFL);
 	execvp(argv[0], argv);

@@ -14,6 +14,8 @@ struct launch_options {
 	const char *agent;       /* path of libheaptop.so */
 	const char *output;      /* the program's stdout and stderr go here;
 				    NULL: inherit */
+	int stdout_to_stderr;    /* without output: keep the program's stdout
+				    off ours (batch tables go there) */
 	const char *const *env;  /* extra NAME=VALUE settings, NULL-terminated */
 };
 

@@ -18,6 +18,13 @@
  * its frames with all_frames); when include patterns exist, a stack is kept
  * only if one of them matches.
  *
+ * Keys, by grouping: line "FILE:LINE" (without a file "MODULE:FUNCTION",
+ * "MODULE", "??:FUNCTION" or "??"); function "FUNCTION" ("MODULE:??" or "??"
+ * when unknown); file "FILE" (else "MODULE" or "??"); module "MODULE" or
+ * "??"; traceback the line keys of the frames from the attributed one
+ * outwards, joined with "\n".  Files and modules are full paths.  The
+ * overflow stack (no frames) is the row "[unrecorded stacks]".
+ *
  * Ownership: the model owns its rows and their keys; frames in rows point
  * into the heaps, which must outlive the rows (until the next model_compute
  * or model_free).
@@ -56,12 +63,14 @@ struct model_row {
 	uint64_t allocated;             /* bytes ever allocated (churn) */
 	uint64_t allocations;           /* blocks ever allocated */
 	int64_t size_diff, count_diff;  /* against the base; 0 without one */
+	int64_t born, born_count;       /* live bytes and blocks allocated since
+					   the agent's mark */
 };
 
 struct model;
 
 /* Names of the enums as the options spell them ("line", "size", ...), and
- * back; the parsers return -1 for an unknown name. */
+ * back; the names are NULL and the parsers return -1 for unknown values. */
 const char *model_group_name(enum model_group g);
 int model_group_parse(const char *name);
 const char *model_sort_name(enum model_sort s);

@@ -304,6 +304,7 @@ static int apply_counters(struct snapshot *s, const struct ht_frame *f, char **c
 		t->v[c.stack_id] = (struct snapshot_counter){
 			.live_bytes = c.live_bytes, .live_blocks = c.live_blocks,
 			.total_bytes = c.total_bytes, .total_blocks = c.total_blocks,
+			.born_bytes = c.born_bytes, .born_blocks = c.born_blocks,
 		};
 	}
 	if (r < 0) {

@@ -51,6 +51,7 @@ struct snapshot_module {
 struct snapshot_counter {
 	int64_t live_bytes, live_blocks;
 	uint64_t total_bytes, total_blocks;
+	int64_t born_bytes, born_blocks; /* since the agent's mark, still live */
 };
 
 /* An empty snapshot: no stacks, no modules, module generation 0. */

@@ -41,7 +41,7 @@ void symbolizer_add_module(struct symbolizer *s, const char *path,
  * the innermost), which is looked up at pc-1.  Fills up to MAX frames,
  * innermost (most inlined) first, and returns how many; always at least 1
  * when MAX >= 1 (an unknown address gives a frame with only module/offset,
- * or nothing but NULLs outside every module). */
+ * or, outside every module, NULLs and offset = PC). */
 int symbolizer_lookup(struct symbolizer *s, uint64_t pc, int return_address,
 		      struct sym_frame *out, int max);
 

@@ -100,16 +100,17 @@ static int bench_read_elf(const char *path, struct bench_elf *b)
 	return b->ntext > 0 ? 0 : -1;
 }
 
-/* N distinct addresses (with the bias applied) spread evenly over the
+/* *N distinct addresses (with the bias applied) spread evenly over the
  * executable segments, a random few bytes apart from the even grid, in
- * random order. */
-static uint64_t *bench_addresses(const struct bench_elf *b, uint64_t bias, size_t n)
+ * random order; fewer when the segments are smaller than *N bytes. */
+static uint64_t *bench_addresses(const struct bench_elf *b, uint64_t bias, size_t *np)
 {
 	uint64_t total = 0;
 	for (int i = 0; i < b->ntext; i++)
 		total += b->text_len[i];
-	if (total < n)
-		n = (size_t)total;
+	if (total < *np)
+		*np = (size_t)total;
+	size_t n = *np;
 	uint64_t *v = xreallocarray(NULL, n, sizeof *v);
 	uint64_t seed = UINT64_C(0x9e3779b97f4a7c15);
 	uint64_t step = total / n;
@@ -173,7 +174,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t bias = b.is_dyn ? BENCH_BIAS : 0;
-	uint64_t *addrs = bench_addresses(&b, bias, n);
+	uint64_t *addrs = bench_addresses(&b, bias, &n);
 
 	double t0 = bench_now();
 	struct symbolizer *s = symbolizer_new();

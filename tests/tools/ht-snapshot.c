@@ -5,8 +5,10 @@
  *   snapshot seq=S pid=P stacks=N modules=M final=0|1 exit_status=E
  *   globals live_bytes=.. live_blocks=.. peak_bytes=.. allocs=.. frees=..
  *           total_bytes=.. agent_bytes=.. untracked_blocks=.. untracked_bytes=..
- *   stack ID live_bytes=.. live_blocks=.. total_bytes=.. total_blocks=.. site=FUNC frames=F1;F2;..
- *     (or with --by-site)  site FUNC live_bytes=.. live_blocks=.. total_bytes=.. total_blocks=..
+ *   stack ID live_bytes=.. live_blocks=.. total_bytes=.. total_blocks=.. born_bytes=..
+ *     born_blocks=.. site=FUNC frames=F1;F2;..
+ *     (or with --by-site)  site FUNC live_bytes=.. live_blocks=.. total_bytes=..
+ *     total_blocks=.. born_bytes=.. born_blocks=..
  *     (and with --frames)    frame FUNC FILE:LINE MODULE
  *
  * The globals line is one line.  FUNC is the function of the attributed
@@ -39,6 +41,7 @@ struct options {
 	long pid;
 	double wait_s;
 	int reset_peak;
+	int mark; /* set the agent's mark with the first request */
 	long count;
 	long interval_ms;
 	long timeout_ms;
@@ -75,7 +78,7 @@ static _Noreturn void die(char *cause)
 static _Noreturn void usage(void)
 {
 	fputs("usage: ht-snapshot (--pid PID | --socket PATH | --file PATH) [--wait SECONDS]\n"
-	      "                   [--reset-peak] [--count N] [--interval-ms MS]\n"
+	      "                   [--reset-peak] [--mark] [--count N] [--interval-ms MS]\n"
 	      "                   [--timeout-ms MS] [--by-site] [--frames]\n",
 	      stderr);
 	exit(1);
@@ -99,6 +102,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "file", required_argument, NULL, 'f' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "reset-peak", no_argument, NULL, 'r' },
+		{ "mark", no_argument, NULL, 'm' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "timeout-ms", required_argument, NULL, 't' },
@@ -121,6 +125,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		case 'r': o->reset_peak = 1; break;
+		case 'm': o->mark = 1; break;
 		case 'n': o->count = parse_long("--count", optarg, 1); break;
 		case 'i': o->interval_ms = parse_long("--interval-ms", optarg, 0); break;
 		case 't': o->timeout_ms = parse_long("--timeout-ms", optarg, 0); break;
@@ -233,8 +238,9 @@ static void describe_stack(struct symbolizer *sym, const struct snapshot *s, uin
 static void print_counter(const struct snapshot_counter *c)
 {
 	printf(" live_bytes=%" PRId64 " live_blocks=%" PRId64 " total_bytes=%" PRIu64
-	       " total_blocks=%" PRIu64,
-	       c->live_bytes, c->live_blocks, c->total_bytes, c->total_blocks);
+	       " total_blocks=%" PRIu64 " born_bytes=%" PRId64 " born_blocks=%" PRId64,
+	       c->live_bytes, c->live_blocks, c->total_bytes, c->total_blocks,
+	       c->born_bytes, c->born_blocks);
 }
 
 static void print_frames(const struct stack_desc *d)
@@ -291,6 +297,8 @@ static void print_sites(struct symbolizer *sym, const struct snapshot *s,
 			sum.live_blocks += rows[j].c.live_blocks;
 			sum.total_bytes += rows[j].c.total_bytes;
 			sum.total_blocks += rows[j].c.total_blocks;
+			sum.born_bytes += rows[j].c.born_bytes;
+			sum.born_blocks += rows[j].c.born_blocks;
 		}
 		printf("site %s", rows[i].site);
 		print_counter(&sum);
@@ -363,7 +371,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < o.count; i++) {
 		if (i > 0 && o.interval_ms > 0)
 			sleep_ms(o.interval_ms);
-		if (client_fetch(c, s, flags, (int)o.timeout_ms, &cause) < 0)
+		uint32_t mark = o.mark && i == 0 ? HT_REQ_MARK : 0;
+		if (client_fetch(c, s, flags | mark, (int)o.timeout_ms, &cause) < 0)
 			die(cause);
 		print_snapshot(sym, s, &o);
 	}

@@ -66,10 +66,10 @@ static const struct test_stack test_stacks[] = {
 #define N_STACKS (sizeof test_stacks / sizeof test_stacks[0])
 
 static const struct ht_counter test_counters[] = {
-	{ 0, 4096, 3, 8192, 6 },
-	{ 1, -16, -1, 0, 0 }, /* sampled estimates may go below zero */
-	{ 2, INT64_MIN, INT64_MAX, UINT64_MAX, UINT64_MAX },
-	{ 3, 1, 1, 1, 1 },
+	{ 0, 4096, 3, 8192, 6, 1024, 1 },
+	{ 1, -16, -1, 0, 0, -16, -1 }, /* sampled estimates may go below zero */
+	{ 2, INT64_MIN, INT64_MAX, UINT64_MAX, UINT64_MAX, INT64_MAX, INT64_MIN },
+	{ 3, 1, 1, 1, 1, 0, 0 },
 };
 #define N_COUNTERS (sizeof test_counters / sizeof test_counters[0])
 
@@ -78,6 +78,7 @@ static const struct ht_globals test_globals = {
 	.live_blocks = 5, .peak_bytes = 6, .allocs = 7, .frees = 8,
 	.total_bytes = 9, .agent_bytes = 10, .untracked_blocks = 11,
 	.untracked_bytes = 12, .stacks = 13, .flags = HT_GLOBAL_FINAL,
+	.mark_ns = 15,
 	.exit_status = UINT64_MAX,
 };
 
@@ -581,6 +582,8 @@ START_TEST(test_counters_roundtrip)
 		ck_assert_int_eq(c.live_blocks, test_counters[i].live_blocks);
 		ck_assert_uint_eq(c.total_bytes, test_counters[i].total_bytes);
 		ck_assert_uint_eq(c.total_blocks, test_counters[i].total_blocks);
+		ck_assert_int_eq(c.born_bytes, test_counters[i].born_bytes);
+		ck_assert_int_eq(c.born_blocks, test_counters[i].born_blocks);
 	}
 	ck_assert_int_eq(ht_counters_next(&it, &c), 0);
 	free(mem);
@@ -625,7 +628,7 @@ START_TEST(test_globals_roundtrip)
 		test_globals.total_bytes, test_globals.agent_bytes,
 		test_globals.untracked_blocks, test_globals.untracked_bytes,
 		test_globals.stacks, test_globals.flags,
-		test_globals.exit_status,
+		test_globals.exit_status, test_globals.mark_ns,
 	};
 	ht_reader_init(&r, f.payload, f.length);
 	for (int i = 0; i < HT_GLOBALS_FIELDS; i++)
@@ -1318,8 +1321,8 @@ START_TEST(test_counters_count_mismatch)
 	/* count, records present */
 	static const uint32_t cases[][2] = {
 		{ 2, 1 }, { 1, 2 }, { 1, 0 }, { 0, 1 }, { 0xffffffffu, 3 },
-		/* count * 36 is 2^32 + 36: a 32-bit size_t would see 36 */
-		{ 0x71c71c72u, 1 },
+		/* count * 52 is 13 * 2^32 + 52: a 32-bit size_t would see 52 */
+		{ 0x40000001u, 1 },
 	};
 	struct ht_counter_iter it;
 	struct ht_counter c;

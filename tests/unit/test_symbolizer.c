@@ -100,6 +100,11 @@ static int test_ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* FILE is known and is the fixture file NAME. */
+#define test_assert_file(file, name) \
+	ck_assert_msg((file) != NULL && test_ends_with((file), (name)), "file %s, want */%s", \
+		      (file) ? (file) : "(null)", (name))
+
 /* --- tests ------------------------------------------------------------ */
 
 START_TEST(test_noinline_function)
@@ -114,8 +119,7 @@ START_TEST(test_noinline_function)
 	ck_assert_int_eq(n, 1);
 	ck_assert_ptr_nonnull(f[0].function);
 	ck_assert_str_eq(f[0].function, "symfix_leaf");
-	ck_assert_ptr_nonnull(f[0].file);
-	ck_assert_msg(test_ends_with(f[0].file, "symfix.c"), "file %s", f[0].file);
+	test_assert_file(f[0].file, "symfix.c");
 	ck_assert_uint_ge(f[0].line, symfix_leaf_line);
 	ck_assert_uint_le(f[0].line, symfix_leaf_line + 4);
 	ck_assert_str_eq(f[0].module, m.path);
@@ -136,11 +140,11 @@ START_TEST(test_inline_frames)
 	ck_assert_int_eq(n, 2);
 	ck_assert_str_eq(f[0].function, "symfix_inlined");
 	ck_assert_int_eq(f[0].inlined, 1);
-	ck_assert_msg(test_ends_with(f[0].file, "symfix.c"), "file %s", f[0].file);
+	test_assert_file(f[0].file, "symfix.c");
 	ck_assert_uint_eq(f[0].line, symfix_capture_line);
 	ck_assert_str_eq(f[1].function, "symfix_outer");
 	ck_assert_int_eq(f[1].inlined, 0);
-	ck_assert_msg(test_ends_with(f[1].file, "symfix.c"), "file %s", f[1].file);
+	test_assert_file(f[1].file, "symfix.c");
 	ck_assert_uint_eq(f[1].line, symfix_call_line);
 	ck_assert_uint_eq(f[1].offset, f[0].offset);
 
@@ -167,6 +171,7 @@ START_TEST(test_cache_identity)
 	symbolizer_get_stats(s, &st1);
 	int nb = symbolizer_lookup(s, ra, 1, b, 8);
 	symbolizer_get_stats(s, &st2);
+	ck_assert_int_eq(na, 2);
 	ck_assert_int_eq(na, nb);
 	for (int i = 0; i < na; i++) {
 		ck_assert_ptr_eq(a[i].function, b[i].function);
@@ -298,7 +303,7 @@ START_TEST(test_cxx_demangle)
 	ck_assert_int_ge(symbolizer_lookup(s, pc, 0, f, 4), 1);
 	ck_assert_ptr_nonnull(f[0].function);
 	ck_assert_str_eq(f[0].function, "symfix_ns::Widget::poke(int)");
-	ck_assert_msg(test_ends_with(f[0].file, "symfix_cxx.cc"), "file %s", f[0].file);
+	test_assert_file(f[0].file, "symfix_cxx.cc");
 	symbolizer_free(s);
 }
 END_TEST

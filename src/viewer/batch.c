@@ -1,0 +1,178 @@
+/* The batch front end: the model's tables printed in a chosen format. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/xalloc.h"
+#include "viewer/batch.h"
+#include "viewer/format.h"
+#include "viewer/linecache.h"
+#include "viewer/model.h"
+#include "viewer/snapfile.h"
+#include "viewer/snapshot.h"
+#include "viewer/symbolizer.h"
+
+#define DEFAULT_LIMIT 10
+
+/* What every table of one run shares. */
+struct printer {
+	const struct settings *s;
+	struct model_options opts;
+	struct strv include, exclude, skip;
+	struct model *model;
+	struct linecache *lc;
+};
+
+static void printer_init(struct printer *p, const struct settings *s)
+{
+	*p = (struct printer){ .s = s };
+	settings_model_options(s, &p->opts, &p->include, &p->exclude, &p->skip);
+	p->model = model_new();
+	p->lc = linecache_new();
+	for (size_t i = 0; i < s->subst_from.n; i++)
+		linecache_add_substitution(p->lc, s->subst_from.v[i], s->subst_to.v[i]);
+	for (size_t i = 0; i < s->source_dirs.n; i++)
+		linecache_add_source_dir(p->lc, s->source_dirs.v[i]);
+}
+
+static void printer_free(struct printer *p)
+{
+	model_free(p->model);
+	linecache_free(p->lc);
+	strv_clear(&p->include);
+	strv_clear(&p->exclude);
+	strv_clear(&p->skip);
+}
+
+static void print_heap(struct printer *p, struct heap *h, struct heap *base)
+{
+	model_compute(p->model, &p->opts, h, base);
+	struct format_table t = {
+		.info = heap_info(h),
+		.m = p->model,
+		.opts = &p->opts,
+		.limit = p->s->limit ? p->s->limit : DEFAULT_LIMIT,
+		.has_base = base != NULL,
+		.header = 1,
+		.lc = p->lc,
+	};
+	format_print(p->s->format, stdout, &t);
+	fflush(stdout);
+}
+
+static int save(const struct settings *s, struct heap *h)
+{
+	char *cause = NULL;
+	if (!s->save || !h)
+		return 0;
+	if (snapfile_save(s->save, h, &cause) == 0)
+		return 0;
+	fprintf(stderr, "heaptop: cannot save the snapshot: %s\n", cause);
+	free(cause);
+	return -1;
+}
+
+/* Sleep up to SECONDS, waking early when asked to stop or the program ends. */
+static void wait_interval(double seconds, struct session *ss, volatile sig_atomic_t *stop)
+{
+	int status;
+	for (double t = 0; t < seconds && !*stop && !session_ended(ss, &status); t += 0.02)
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+}
+
+int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_t *stop)
+{
+	struct printer p;
+	printer_init(&p, s);
+	struct heap *base = NULL, *last = NULL;
+	char *cause = NULL;
+	long shown = 0;
+	int status, lost = 0;
+	while (!*stop && (!s->iterations || shown < s->iterations)) {
+		if (session_fetch(ss, &cause) < 0) {
+			lost = 1;
+			break;
+		}
+		struct heap *h = session_heap(ss);
+		print_heap(&p, h, s->diff ? base : NULL);
+		shown++;
+		if (s->diff && !base)
+			base = h;
+		else if (last != base)
+			heap_free(last);
+		last = h;
+		if (s->iterations && shown >= s->iterations)
+			break;
+		if (session_ended(ss, &status))
+			break;
+		wait_interval(s->delay, ss, stop);
+	}
+	int code = 0;
+	if (session_launched(ss)) {
+		/* Done early (-n, a signal): end the program; else it ended. */
+		code = session_finish(ss, !lost && !session_ended(ss, &status));
+		free(cause);
+		cause = NULL;
+		struct heap *fin = session_final(ss, &cause);
+		if (fin) {
+			print_heap(&p, fin, s->diff ? base : NULL);
+			if (last != base)
+				heap_free(last);
+			last = fin;
+		} else if (!s->iterations || shown < s->iterations) {
+			fprintf(stderr, "heaptop: no live-at-exit snapshot (%s)%s\n", cause,
+				shown ? "; the last table above is the latest" : "");
+		}
+	} else if (lost) {
+		fprintf(stderr, "heaptop: lost the agent: %s\n", cause);
+		code = shown ? 0 : 1;
+	}
+	if (save(s, last) < 0 && code == 0)
+		code = 1;
+	if (last != base)
+		heap_free(last);
+	heap_free(base);
+	free(cause);
+	printer_free(&p);
+	return code;
+}
+
+/* A snapshot file or an agent's live-at-exit file. */
+struct loaded {
+	struct heap *heap;
+	struct snapshot *raw;
+};
+
+static int load(const char *path, struct symbolizer *sym, struct loaded *out)
+{
+	char *cause = NULL;
+	out->heap = snapfile_load_any(path, sym, &out->raw, &cause);
+	if (out->heap)
+		return 0;
+	fprintf(stderr, "heaptop: %s\n", cause);
+	free(cause);
+	return -1;
+}
+
+int batch_report(const struct settings *s)
+{
+	struct symbolizer *sym = symbolizer_new();
+	struct loaded now = { 0 }, base = { 0 };
+	int code = 1;
+	if (load(s->report_file, sym, &now) == 0 &&
+	    (!s->base_file || load(s->base_file, sym, &base) == 0)) {
+		struct printer p;
+		printer_init(&p, s);
+		print_heap(&p, now.heap, base.heap);
+		printer_free(&p);
+		code = save(s, now.heap) < 0;
+	}
+	heap_free(now.heap);
+	heap_free(base.heap);
+	snapshot_free(now.raw);
+	snapshot_free(base.raw);
+	symbolizer_free(sym);
+	return code;
+}

@@ -1,0 +1,896 @@
+/*
+ * The model: a heap's stacks grouped, filtered, sorted and diffed (see
+ * model.h).
+ *
+ * How a compute stays fast (100 000 stacks of 20 frames in milliseconds):
+ *  - every string a frame points to is given a small id once, by address
+ *    first (the heaps intern their strings, so the address is met again and
+ *    again) and by contents on the first sight of an address (so that the
+ *    same file in the base heap gets the same id);
+ *  - a frame's key under a grouping is then one 64-bit number made of ids
+ *    and the line, and the table from those numbers to rows never touches a
+ *    string; a traceback's key is the sequence of its frames' numbers;
+ *  - the key string of a row is built only when the row is made, and fnmatch
+ *    and the system-object test run once per distinct string, not per frame.
+ */
+#include "config.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "viewer/model.h"
+
+#define UNRECORDED_KEY "[unrecorded stacks]"
+#define NONE UINT32_MAX
+#define ARENA_CHUNK (64 * 1024)
+#define TABLE_MIN 1024
+
+/* Basename prefixes of the system objects that skip_system skips: the C
+ * library, the C++ runtime, libgcc, libm, the dynamic loader, the agent. */
+static const char *const system_prefixes[] = {
+	"libc.so", "libc-", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
+	"ld64.so", "libheaptop.so", "libpthread.so", "libdl.so", "libc++.so",
+	"libc++abi.so",
+};
+
+static const char *const group_names[] = {
+	[GROUP_LINE] = "line", [GROUP_FUNCTION] = "function", [GROUP_FILE] = "file",
+	[GROUP_MODULE] = "module", [GROUP_TRACEBACK] = "traceback",
+};
+
+#define NGROUPS (sizeof group_names / sizeof group_names[0])
+
+/* --- small pieces ---------------------------------------------------------- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+/* FNV-1a widened to eight bytes a step (with a multiplier that spreads a
+ * whole word): traceback keys run to kilobytes, and hashing them a byte at a
+ * time was most of the cost of the traceback grouping. */
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = FNV_OFFSET ^ n, w;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	for (; n > 0; s++, n--)
+		h = (h ^ (unsigned char)*s) * FNV_PRIME;
+	return h;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	return hash_bytes(s, strlen(s));
+}
+
+/* Tables index with this, so hashes that are plain numbers (addresses,
+ * frame keys) spread as well as FNV's. */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Make room for NEED elements of SIZE bytes in P, of *CAP elements. */
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 256;
+	while (n < need)
+		n *= 2;
+	*cap = n;
+	return xreallocarray(p, n, size);
+}
+
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void strbuf_add(struct strbuf *b, const char *s, size_t n)
+{
+	b->s = grow(b->s, &b->cap, b->len + n + 1, 1);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void strbuf_str(struct strbuf *b, const char *s)
+{
+	strbuf_add(b, s, strlen(s));
+}
+
+static void strbuf_set(struct strbuf *b, const char *s)
+{
+	b->len = 0;
+	strbuf_str(b, s);
+}
+
+/* Chunks that never move, so the keys handed out stay put until freed. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+static char *arena_strdup(struct arena_chunk **head, const char *s, size_t n)
+{
+	struct arena_chunk *c = *head;
+	if (c == NULL || c->cap - c->used <= n) {
+		size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
+		c = xmalloc(sizeof *c + cap);
+		c->next = *head;
+		c->used = 0;
+		c->cap = cap;
+		*head = c;
+	}
+	char *p = c->data + c->used;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	c->used += n + 1;
+	return p;
+}
+
+static void arena_free(struct arena_chunk **head)
+{
+	while (*head) {
+		struct arena_chunk *next = (*head)->next;
+		free(*head);
+		*head = next;
+	}
+}
+
+/* --- an open-addressing index: 64-bit hash → 32-bit index ------------------ */
+
+/* Callers probe from itab_first with itab_next until a slot whose idx is
+ * NONE (then itab_put there) or whose entry is theirs. */
+struct islot {
+	uint64_t hash;
+	uint32_t idx; /* NONE: empty */
+};
+
+struct itab {
+	struct islot *v;
+	size_t cap, n; /* cap a power of two, n < cap / 2 */
+};
+
+static size_t itab_first(const struct itab *t, uint64_t h)
+{
+	return (size_t)mix64(h) & (t->cap - 1);
+}
+
+static size_t itab_next(const struct itab *t, size_t j)
+{
+	return (j + 1) & (t->cap - 1);
+}
+
+static void itab_resize(struct itab *t, size_t cap)
+{
+	struct islot *old = t->v;
+	size_t old_cap = t->cap;
+	t->v = xreallocarray(NULL, cap, sizeof *t->v);
+	t->cap = cap;
+	memset(t->v, 0xff, cap * sizeof *t->v);
+	for (size_t i = 0; i < old_cap; i++) {
+		if (old[i].idx == NONE)
+			continue;
+		size_t j = itab_first(t, old[i].hash);
+		while (t->v[j].idx != NONE)
+			j = itab_next(t, j);
+		t->v[j] = old[i];
+	}
+	free(old);
+}
+
+static void itab_put(struct itab *t, size_t j, uint64_t h, uint32_t idx)
+{
+	t->v[j] = (struct islot){ .hash = h, .idx = idx };
+	if (++t->n * 2 >= t->cap)
+		itab_resize(t, t->cap * 2);
+}
+
+/* Empty T, keeping its memory for the next compute. */
+static void itab_clear(struct itab *t)
+{
+	if (t->v == NULL)
+		itab_resize(t, TABLE_MIN);
+	else
+		memset(t->v, 0xff, t->cap * sizeof *t->v);
+	t->n = 0;
+}
+
+/* --- the model ----------------------------------------------------------- */
+
+/* What a row adds up while the heaps are read, apart from the rows so that
+ * the counting touches one cache line or two per row. */
+struct row_acc {
+	int64_t size, count;
+	uint64_t allocated, allocations;
+	int64_t born, born_count;
+	int64_t base_size, base_count;
+	uint64_t stamp; /* the last stack counted in the row (cumulative) */
+};
+
+/* A traceback met in this compute: its frame keys are pool[off .. off+n). */
+struct traceback {
+	size_t off;
+	uint32_t n;
+	uint32_t row;
+};
+
+/* Pattern sets, and the bits of string flags that cache their matches. */
+enum { SET_SKIP, SET_EXCLUDE, SET_INCLUDE, NSETS };
+#define FLAG_KNOWN(set) (1u << (3 * (set)))
+#define FLAG_FULL 1u /* shifted by 3 * set + 1: a pattern matches the string */
+#define FLAG_BASE 2u /* ... or its basename */
+#define FLAG_SYSTEM_KNOWN (1u << (3 * NSETS))
+#define FLAG_SYSTEM (1u << (3 * NSETS + 1))
+
+struct model {
+	/* Every key met in the last compute, in order of first sight; rows
+	 * that are not listed stay here so that indices never move. */
+	struct model_row *rows;
+	struct row_acc *acc;
+	uint32_t nrows;
+	size_t rows_cap;
+
+	/* The listed rows, sorted (indices into rows), and back: pos[r] is
+	 * row r's listed position or -1. */
+	uint32_t *order;
+	uint32_t nlisted;
+	long *pos;
+
+	/* Strings met in this compute, by id; id 0 is NULL.  They belong to
+	 * the heaps, so the ids are made again by every compute. */
+	const char **strs;
+	uint16_t *flags; /* FLAG_* */
+	uint32_t nstrs;
+	size_t strs_cap;
+	struct itab by_address; /* string address → id */
+	struct itab by_text;    /* string contents → id */
+
+	struct itab sites;      /* frame key → row */
+	struct itab by_frames;  /* traceback's frame keys → index in tracebacks */
+	struct traceback *tracebacks;
+	uint32_t ntracebacks;
+	size_t tracebacks_cap;
+	uint64_t *pool;         /* the tracebacks' frame keys */
+	size_t npool, pool_cap;
+	uint64_t *seq;          /* the frame keys of the stack at hand */
+	size_t seq_cap;
+
+	struct itab keys;          /* key string → row */
+	struct arena_chunk *arena; /* the rows' keys */
+	struct strbuf buf;         /* the key being built */
+
+	const char *const *sets[NSETS]; /* the compute's patterns, or NULL */
+	uint64_t stamp;                 /* counts stacks within a compute */
+	int have_base;
+	int64_t total_size, total_count, base_size, base_count;
+};
+
+const char *model_group_name(enum model_group g)
+{
+	return (unsigned)g < NGROUPS ? group_names[g] : NULL;
+}
+
+int model_group_parse(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < NGROUPS; i++)
+		if (strcmp(name, group_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+struct model *model_new(void)
+{
+	return xcalloc(1, sizeof(struct model));
+}
+
+void model_free(struct model *m)
+{
+	if (m == NULL)
+		return;
+	free(m->rows);
+	free(m->acc);
+	free(m->order);
+	free(m->pos);
+	free((void *)m->strs);
+	free(m->flags);
+	free(m->by_address.v);
+	free(m->by_text.v);
+	free(m->sites.v);
+	free(m->by_frames.v);
+	free(m->tracebacks);
+	free(m->pool);
+	free(m->seq);
+	free(m->keys.v);
+	free(m->buf.s);
+	arena_free(&m->arena);
+	free(m);
+}
+
+/* --- string ids ---------------------------------------------------------- */
+
+static uint32_t str_new(struct model *m, const char *s)
+{
+	if (m->nstrs == m->strs_cap) {
+		m->strs_cap = m->strs_cap ? 2 * m->strs_cap : TABLE_MIN;
+		m->strs = xreallocarray((void *)m->strs, m->strs_cap, sizeof *m->strs);
+		m->flags = xreallocarray(m->flags, m->strs_cap, sizeof *m->flags);
+	}
+	m->strs[m->nstrs] = s;
+	m->flags[m->nstrs] = 0;
+	return m->nstrs++;
+}
+
+/* The id of a string first met at this address. */
+static uint32_t str_id_by_text(struct model *m, const char *s)
+{
+	uint64_t h = hash_str(s);
+	size_t j = itab_first(&m->by_text, h);
+	for (; m->by_text.v[j].idx != NONE; j = itab_next(&m->by_text, j))
+		if (m->by_text.v[j].hash == h && strcmp(m->strs[m->by_text.v[j].idx], s) == 0)
+			return m->by_text.v[j].idx;
+	uint32_t id = str_new(m, s);
+	itab_put(&m->by_text, j, h, id);
+	return id;
+}
+
+/* The id of S, equal for equal strings; 0 for NULL.  Ids stay below 2^31
+ * (frame keys keep the top bit): that many strings would not fit in memory. */
+static uint32_t str_id(struct model *m, const char *s)
+{
+	if (s == NULL)
+		return 0;
+	uint64_t addr = (uint64_t)(uintptr_t)s;
+	size_t j = itab_first(&m->by_address, addr);
+	for (; m->by_address.v[j].idx != NONE; j = itab_next(&m->by_address, j))
+		if (m->by_address.v[j].hash == addr)
+			return m->by_address.v[j].idx;
+	uint32_t id = str_id_by_text(m, s);
+	itab_put(&m->by_address, j, addr, id);
+	return id;
+}
+
+/* FLAG_FULL and FLAG_BASE: does a pattern of SET match string ID? */
+static unsigned str_match(struct model *m, int set, uint32_t id)
+{
+	if (id == 0)
+		return 0; /* a NULL field never matches */
+	unsigned shift = 3 * (unsigned)set + 1;
+	if (!(m->flags[id] & FLAG_KNOWN(set))) {
+		const char *s = m->strs[id], *base = base_name(s);
+		unsigned bits = FLAG_KNOWN(set);
+		for (const char *const *p = m->sets[set]; *p != NULL; p++) {
+			if (fnmatch(*p, s, 0) == 0)
+				bits |= FLAG_FULL << shift;
+			if (fnmatch(*p, base, 0) == 0)
+				bits |= FLAG_BASE << shift;
+		}
+		m->flags[id] |= (uint16_t)bits;
+	}
+	return (m->flags[id] >> shift) & (FLAG_FULL | FLAG_BASE);
+}
+
+/* Is module ID a system object? */
+static int str_system(struct model *m, uint32_t id)
+{
+	if (id == 0)
+		return 0;
+	if (!(m->flags[id] & FLAG_SYSTEM_KNOWN)) {
+		const char *base = base_name(m->strs[id]);
+		unsigned bits = FLAG_SYSTEM_KNOWN;
+		for (size_t i = 0; i < sizeof system_prefixes / sizeof system_prefixes[0]; i++)
+			if (strncmp(base, system_prefixes[i], strlen(system_prefixes[i])) == 0)
+				bits |= FLAG_SYSTEM;
+		m->flags[id] |= (uint16_t)bits;
+	}
+	return (m->flags[id] & FLAG_SYSTEM) != 0;
+}
+
+/* --- attribution and filters --------------------------------------------- */
+
+static int is_system(struct model *m, const struct heap_frame *f)
+{
+	return str_system(m, str_id(m, f->module));
+}
+
+/* Does a pattern of SET match the function, the file (full path or
+ * basename) or the module (likewise) of F? */
+static int frame_matches(struct model *m, int set, const struct heap_frame *f)
+{
+	if (m->sets[set] == NULL)
+		return 0;
+	return (str_match(m, set, str_id(m, f->function)) & FLAG_FULL) ||
+	       str_match(m, set, str_id(m, f->file)) || str_match(m, set, str_id(m, f->module));
+}
+
+/* The attributed frame of F[0..N), N > 0 (see model.h).  A system frame is
+ * skipped only when a frame outside the system objects exists further out,
+ * even when that frame is itself skipped by a pattern. */
+static size_t attribute(struct model *m, int skip_system, const struct heap_frame *f, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (!frame_matches(m, SET_SKIP, &f[j]) && !(skip_system && is_system(m, &f[j])))
+			return j;
+	if (!skip_system)
+		return 0;
+	/* Every frame is skipped by a pattern or is a system frame: the system
+	 * frames beyond the outermost user frame are not skipped after all. */
+	size_t j = n;
+	while (j > 0 && is_system(m, &f[j - 1]))
+		j--;
+	for (; j < n; j++)
+		if (!frame_matches(m, SET_SKIP, &f[j]))
+			return j;
+	return 0;
+}
+
+/* Do the filters keep the stack F[0..N) attributed to F[ATTR]? */
+static int keep_stack(struct model *m, int all_frames, const struct heap_frame *f, size_t n,
+		      size_t attr)
+{
+	size_t lo = all_frames ? 0 : attr, hi = all_frames ? n : attr + 1;
+	if (n == 0)
+		lo = hi = 0;
+	for (size_t j = lo; j < hi; j++)
+		if (frame_matches(m, SET_EXCLUDE, &f[j]))
+			return 0;
+	if (m->sets[SET_INCLUDE] == NULL)
+		return 1;
+	for (size_t j = lo; j < hi; j++)
+		if (frame_matches(m, SET_INCLUDE, &f[j]))
+			return 1;
+	return 0;
+}
+
+/* --- keys ------------------------------------------------------------------ */
+
+/*
+ * A frame key: what a frame's key string is made of under one grouping, as
+ * one number.  Bit 63 says which form the key takes; bits 32..62 hold a
+ * string id; bits 0..31 a line or a second string id:
+ *   line      file:line, or (fallback) module and function
+ *   function  function, or (fallback) module
+ *   file      file, or (fallback) module
+ *   module    module
+ * Equal keys, equal strings; different numbers may still spell the same
+ * string (the key table merges those rows).
+ */
+#define FALLBACK (1ull << 63)
+
+static uint64_t frame_key(struct model *m, enum model_group g, const struct heap_frame *f)
+{
+	const char *s = g == GROUP_FUNCTION ? f->function : g == GROUP_MODULE ? f->module : f->file;
+	if (s != NULL) {
+		uint32_t x = g == GROUP_LINE || g == GROUP_TRACEBACK ? f->line : 0;
+		return (uint64_t)str_id(m, s) << 32 | x;
+	}
+	uint32_t x = g == GROUP_LINE || g == GROUP_TRACEBACK ? str_id(m, f->function) : 0;
+	return FALLBACK | (uint64_t)str_id(m, f->module) << 32 | x;
+}
+
+/* Append the key string of frame key K under G to m->buf. */
+static void key_append(struct model *m, enum model_group g, uint64_t k)
+{
+	uint32_t a = (uint32_t)(k >> 32) & 0x7fffffff, x = (uint32_t)k;
+	int line = g == GROUP_LINE || g == GROUP_TRACEBACK;
+	strbuf_str(&m->buf, a ? m->strs[a] : "??");
+	if (!(k & FALLBACK) && line) {
+		char num[16], *p = num + sizeof num;
+		do
+			*--p = (char)('0' + x % 10);
+		while ((x /= 10) != 0);
+		*--p = ':';
+		strbuf_add(&m->buf, p, (size_t)(num + sizeof num - p));
+	} else if ((k & FALLBACK) && line && x != 0) {
+		strbuf_str(&m->buf, ":"); /* no file: MODULE:FUNCTION */
+		strbuf_str(&m->buf, m->strs[x]);
+	} else if ((k & FALLBACK) && g == GROUP_FUNCTION && a != 0) {
+		strbuf_str(&m->buf, ":??"); /* unknown function: MODULE:?? */
+	}
+}
+
+static uint32_t row_new(struct model *m, const struct heap_frame *f, size_t n)
+{
+	if (m->nrows == m->rows_cap) {
+		m->rows_cap = m->rows_cap ? 2 * m->rows_cap : TABLE_MIN;
+		m->rows = xreallocarray(m->rows, m->rows_cap, sizeof *m->rows);
+		m->acc = xreallocarray(m->acc, m->rows_cap, sizeof *m->acc);
+	}
+	uint32_t r = m->nrows++;
+	m->rows[r] = (struct model_row){
+		.key = arena_strdup(&m->arena, m->buf.s, m->buf.len),
+		.frame = n ? f : NULL, .frames = n ? f : NULL, .nframes = n,
+	};
+	m->acc[r] = (struct row_acc){ 0 };
+	return r;
+}
+
+/* The slot of KEY (hash H) in the key table: its row's, or the empty
+ * slot where it belongs. */
+static size_t key_slot(const struct model *m, const char *key, uint64_t h)
+{
+	size_t j = itab_first(&m->keys, h);
+	for (; m->keys.v[j].idx != NONE; j = itab_next(&m->keys, j))
+		if (m->keys.v[j].hash == h && strcmp(m->rows[m->keys.v[j].idx].key, key) == 0)
+			break;
+	return j;
+}
+
+/* The row of the key string in m->buf, made with frames F[0..N) if new. */
+static uint32_t key_row(struct model *m, const struct heap_frame *f, size_t n)
+{
+	uint64_t h = hash_bytes(m->buf.s, m->buf.len);
+	size_t j = key_slot(m, m->buf.s, h);
+	if (m->keys.v[j].idx != NONE)
+		return m->keys.v[j].idx;
+	uint32_t r = row_new(m, f, n);
+	itab_put(&m->keys, j, h, r);
+	return r;
+}
+
+/* The row of frame F under G (not GROUP_TRACEBACK).  A frame key is its own
+ * hash in the sites table: equal hashes, equal sites. */
+static uint32_t site_row(struct model *m, enum model_group g, const struct heap_frame *f)
+{
+	uint64_t k = frame_key(m, g, f);
+	size_t j = itab_first(&m->sites, k);
+	for (; m->sites.v[j].idx != NONE; j = itab_next(&m->sites, j))
+		if (m->sites.v[j].hash == k)
+			return m->sites.v[j].idx;
+	strbuf_set(&m->buf, "");
+	key_append(m, g, k);
+	uint32_t row = key_row(m, f, 1);
+	itab_put(&m->sites, j, k, row);
+	return row;
+}
+
+static uint64_t seq_hash(const uint64_t *k, size_t n)
+{
+	uint64_t h = FNV_OFFSET;
+	for (size_t i = 0; i < n; i++)
+		h = mix64(h ^ k[i]);
+	return h;
+}
+
+/* Remember that the frame keys in m->seq[0..N) (hash H) make ROW, in
+ * slot J of the by_frames table. */
+static void traceback_add(struct model *m, size_t j, uint64_t h, size_t n, uint32_t row)
+{
+	m->pool = grow(m->pool, &m->pool_cap, m->npool + n, sizeof *m->pool);
+	memcpy(m->pool + m->npool, m->seq, n * sizeof *m->seq);
+	m->tracebacks = grow(m->tracebacks, &m->tracebacks_cap, (size_t)m->ntracebacks + 1,
+			     sizeof *m->tracebacks);
+	m->tracebacks[m->ntracebacks] = (struct traceback){ m->npool, (uint32_t)n, row };
+	m->npool += n;
+	itab_put(&m->by_frames, j, h, m->ntracebacks++);
+}
+
+/* The row of the traceback F[0..N), N > 0. */
+static uint32_t traceback_row(struct model *m, const struct heap_frame *f, size_t n)
+{
+	m->seq = grow(m->seq, &m->seq_cap, n, sizeof *m->seq);
+	for (size_t i = 0; i < n; i++)
+		m->seq[i] = frame_key(m, GROUP_LINE, &f[i]);
+	uint64_t h = seq_hash(m->seq, n);
+	size_t j = itab_first(&m->by_frames, h);
+	for (; m->by_frames.v[j].idx != NONE; j = itab_next(&m->by_frames, j)) {
+		const struct traceback *t = &m->tracebacks[m->by_frames.v[j].idx];
+		if (m->by_frames.v[j].hash == h && t->n == n &&
+		    memcmp(m->pool + t->off, m->seq, n * sizeof *m->seq) == 0)
+			return t->row;
+	}
+	strbuf_set(&m->buf, "");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			strbuf_str(&m->buf, "\n");
+		key_append(m, GROUP_LINE, m->seq[i]);
+	}
+	uint32_t row = key_row(m, f, n);
+	traceback_add(m, j, h, n, row);
+	return row;
+}
+
+/* --- compute --------------------------------------------------------------- */
+
+static void row_add(struct model *m, uint32_t r, const struct heap_counter *c, int base)
+{
+	struct row_acc *a = &m->acc[r];
+	if (base) {
+		a->base_size += c->live_bytes;
+		a->base_count += c->live_blocks;
+		return;
+	}
+	a->size += c->live_bytes;
+	a->count += c->live_blocks;
+	a->allocated += c->total_bytes;
+	a->allocations += c->total_blocks;
+	a->born += c->born_bytes;
+	a->born_count += c->born_blocks;
+}
+
+/* Count the stack F[0..N) attributed to F[ATTR] with counters C. */
+static void add_stack(struct model *m, const struct model_options *o, const struct heap_frame *f,
+		      size_t n, size_t attr, const struct heap_counter *c, int base)
+{
+	if (n == 0) {
+		strbuf_set(&m->buf, UNRECORDED_KEY);
+		row_add(m, key_row(m, NULL, 0), c, base);
+	} else if (o->group == GROUP_TRACEBACK) {
+		row_add(m, traceback_row(m, f + attr, n - attr), c, base);
+	} else if (o->cumulative) {
+		/* Every distinct key once, so recursion is not counted twice. */
+		m->stamp++;
+		for (size_t j = attr; j < n; j++) {
+			uint32_t r = site_row(m, o->group, f + j);
+			if (m->acc[r].stamp != m->stamp) {
+				m->acc[r].stamp = m->stamp;
+				row_add(m, r, c, base);
+			}
+		}
+	} else {
+		row_add(m, site_row(m, o->group, f + attr), c, base);
+	}
+}
+
+/* Count every stack of H that the filters keep into the rows. */
+static void add_heap(struct model *m, const struct model_options *o, struct heap *h, int base)
+{
+	int64_t *size = base ? &m->base_size : &m->total_size;
+	int64_t *count = base ? &m->base_count : &m->total_count;
+	uint32_t nstacks = heap_stack_count(h);
+	for (uint32_t i = 0; i < nstacks; i++) {
+		struct heap_counter c = heap_counter(h, i);
+		if (c.live_blocks == 0 && c.total_blocks == 0)
+			continue;
+		const struct heap_frame *f = NULL;
+		size_t n = heap_frames(h, i, &f);
+		size_t attr = n ? attribute(m, o->skip_system, f, n) : 0;
+		if (!keep_stack(m, o->all_frames, f, n, attr))
+			continue;
+		*size += c.live_bytes;
+		*count += c.live_blocks;
+		add_stack(m, o, f, n, attr, &c, base);
+	}
+}
+
+/* An empty pattern list is no list: "when include patterns exist". */
+static const char *const *pattern_set(const char *const *p)
+{
+	return p != NULL && p[0] != NULL ? p : NULL;
+}
+
+static void model_reset(struct model *m, const struct model_options *o)
+{
+	m->nrows = m->nlisted = m->ntracebacks = 0;
+	m->npool = 0;
+	m->stamp = 0;
+	m->have_base = 0;
+	m->total_size = m->total_count = m->base_size = m->base_count = 0;
+	arena_free(&m->arena);
+	m->nstrs = 0;
+	str_new(m, NULL); /* id 0 */
+	itab_clear(&m->by_address);
+	itab_clear(&m->by_text);
+	itab_clear(&m->sites);
+	itab_clear(&m->by_frames);
+	itab_clear(&m->keys);
+	m->sets[SET_SKIP] = pattern_set(o->skip);
+	m->sets[SET_EXCLUDE] = pattern_set(o->exclude);
+	m->sets[SET_INCLUDE] = pattern_set(o->include);
+}
+
+/* --- sorting --------------------------------------------------------------- */
+
+/*
+ * A sort puts each row's numbers into an item as unsigned keys, most
+ * significant first, that order like the numbers do; items then compare
+ * without touching the rows, which matters with 100 000 rows.  Rows equal
+ * in every number compare by key.
+ */
+#define SORT_KEYS 4
+
+struct sort_item {
+	uint64_t k[SORT_KEYS];
+	const char *key; /* the row's, here to spare a load of the row on ties */
+	uint32_t row;
+};
+
+/* Unsigned numbers that order like V, like |V|, like D (never NaN here). */
+static uint64_t order_i64(int64_t v)
+{
+	return (uint64_t)v ^ (1ull << 63);
+}
+
+static uint64_t magnitude(int64_t v)
+{
+	return v < 0 ? -(uint64_t)v : (uint64_t)v;
+}
+
+static uint64_t order_double(double d)
+{
+	uint64_t bits;
+	memcpy(&bits, &d, sizeof bits);
+	return bits >> 63 ? ~bits : bits | (1ull << 63);
+}
+
+static void keys_size(const struct model_row *r, uint64_t *k)
+{
+	k[0] = order_i64(r->size);
+}
+
+static void keys_count(const struct model_row *r, uint64_t *k)
+{
+	k[0] = order_i64(r->count);
+}
+
+/* Size per block; rows with no live block average 0. */
+static void keys_average(const struct model_row *r, uint64_t *k)
+{
+	k[0] = order_double(r->count ? (double)r->size / (double)r->count : 0.0);
+}
+
+static void keys_allocated(const struct model_row *r, uint64_t *k)
+{
+	k[0] = r->allocated;
+}
+
+/* tracemalloc's StatisticDiff order: |size_diff|, size, |count_diff|, count. */
+static void keys_delta(const struct model_row *r, uint64_t *k)
+{
+	k[0] = magnitude(r->size_diff);
+	k[1] = order_i64(r->size);
+	k[2] = magnitude(r->count_diff);
+	k[3] = order_i64(r->count);
+}
+
+static const struct {
+	const char *name;
+	void (*keys)(const struct model_row *r, uint64_t *k);
+} sorts[] = {
+	[SORT_SIZE] = { "size", keys_size },
+	[SORT_COUNT] = { "count", keys_count },
+	[SORT_AVERAGE] = { "average", keys_average },
+	[SORT_ALLOCATED] = { "allocated", keys_allocated },
+	[SORT_DELTA] = { "delta", keys_delta },
+};
+
+#define NSORTS (sizeof sorts / sizeof sorts[0])
+
+const char *model_sort_name(enum model_sort s)
+{
+	return (unsigned)s < NSORTS ? sorts[s].name : NULL;
+}
+
+int model_sort_parse(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < NSORTS; i++)
+		if (strcmp(name, sorts[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Keys ascending, then the row's key string ascending.  The direction is
+ * already in the keys, so the comparison needs no context. */
+static int compare_items(const void *pa, const void *pb)
+{
+	const struct sort_item *a = pa, *b = pb;
+	for (int i = 0; i < SORT_KEYS; i++)
+		if (a->k[i] != b->k[i])
+			return a->k[i] < b->k[i] ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+/* Sort m->order[0..nlisted) under O: largest first (smallest with
+ * reverse), then by key either way, so that equal rows keep their places
+ * from one refresh to the next. */
+static void sort_rows(struct model *m, const struct model_options *o)
+{
+	unsigned s = (unsigned)o->sort < NSORTS ? (unsigned)o->sort : SORT_SIZE;
+	struct sort_item *items = xreallocarray(NULL, m->nlisted, sizeof *items);
+	for (uint32_t i = 0; i < m->nlisted; i++) {
+		struct sort_item *it = &items[i];
+		*it = (struct sort_item){ .row = m->order[i], .key = m->rows[m->order[i]].key };
+		sorts[s].keys(&m->rows[it->row], it->k);
+		for (int j = 0; !o->reverse && j < SORT_KEYS; j++)
+			it->k[j] = ~it->k[j];
+	}
+	qsort(items, m->nlisted, sizeof *items, compare_items);
+	for (uint32_t i = 0; i < m->nlisted; i++)
+		m->order[i] = items[i].row;
+	free(items);
+}
+
+static int row_listed(const struct model *m, const struct model_options *o,
+		      const struct model_row *r)
+{
+	if (r->count != 0 || (o->sort == SORT_ALLOCATED && r->allocations != 0))
+		return 1;
+	return m->have_base && (r->size != 0 || r->size_diff != 0 || r->count_diff != 0);
+}
+
+/* Give the rows their numbers, then list and sort the rows to show. */
+static void list_rows(struct model *m, const struct model_options *o)
+{
+	free(m->order);
+	free(m->pos);
+	m->order = xreallocarray(NULL, m->nrows, sizeof *m->order);
+	m->pos = xreallocarray(NULL, m->nrows, sizeof *m->pos);
+	for (uint32_t r = 0; r < m->nrows; r++) {
+		struct model_row *row = &m->rows[r];
+		const struct row_acc *a = &m->acc[r];
+		row->size = a->size;
+		row->count = a->count;
+		row->allocated = a->allocated;
+		row->allocations = a->allocations;
+		row->born = a->born;
+		row->born_count = a->born_count;
+		row->size_diff = m->have_base ? a->size - a->base_size : 0;
+		row->count_diff = m->have_base ? a->count - a->base_count : 0;
+		m->pos[r] = -1;
+		if (row_listed(m, o, row))
+			m->order[m->nlisted++] = r;
+	}
+	sort_rows(m, o);
+	for (uint32_t i = 0; i < m->nlisted; i++)
+		m->pos[m->order[i]] = (long)i;
+}
+
+void model_compute(struct model *m, const struct model_options *o, struct heap *heap,
+		   struct heap *base)
+{
+	model_reset(m, o);
+	add_heap(m, o, heap, 0);
+	if (base != NULL) {
+		m->have_base = 1;
+		add_heap(m, o, base, 1);
+	}
+	list_rows(m, o);
+}
+
+size_t model_row_count(const struct model *m)
+{
+	return m->nlisted;
+}
+
+const struct model_row *model_row(const struct model *m, size_t i)
+{
+	return i < m->nlisted ? &m->rows[m->order[i]] : NULL;
+}
+
+void model_total(const struct model *m, int64_t *size, int64_t *count)
+{
+	*size = m->total_size;
+	*count = m->total_count;
+}
+
+void model_base_total(const struct model *m, int64_t *size, int64_t *count)
+{
+	*size = m->base_size;
+	*count = m->base_count;
+}
+
+long model_find(const struct model *m, const char *key)
+{
+	if (m->keys.v == NULL || key == NULL)
+		return -1;
+	size_t j = key_slot(m, key, hash_str(key));
+	return m->keys.v[j].idx == NONE ? -1 : m->pos[m->keys.v[j].idx];
+}

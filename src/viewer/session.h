@@ -1,0 +1,46 @@
+/*
+ * A session: one traced process, launched by heaptop or attached to with
+ * -p, its connection, its latest snapshot and its symbolizer.  Both front
+ * ends (batch, live view) drive one; neither knows how the process started.
+ *
+ * Ownership: heaps returned by session_heap and session_final belong to the
+ * caller (heap_free) but point into the session: free them first.
+ */
+#ifndef HEAPTOP_SESSION_H
+#define HEAPTOP_SESSION_H
+
+#include <stdint.h>
+
+#include "viewer/heap.h"
+#include "viewer/settings.h"
+
+struct session;
+
+/* Launch the program (or the demo) of S, or attach to S->pid.  NULL with
+ * *CAUSE set; *EXIT_CODE is then what heaptop should exit with. */
+struct session *session_open(const struct settings *s, char **cause, int *exit_code);
+/* Take a snapshot.  0 on success; -1 with *CAUSE set when the agent could
+ * not be reached (it exited, or the connection broke): the last snapshot
+ * stays available. */
+int session_fetch(struct session *ss, char **cause);
+/* The same, with request flags HT_REQ_* (HT_REQ_MARK sets the agent's mark
+ * at this snapshot; HT_REQ_RESET_PEAK resets the peak). */
+int session_fetch_flags(struct session *ss, uint32_t flags, char **cause);
+/* A heap over the latest snapshot; NULL before the first one. */
+struct heap *session_heap(struct session *ss);
+/* 1 when a launched program has ended (sets *STATUS, a wait status). */
+int session_ended(struct session *ss, int *status);
+/* 1 when heaptop launched the program. */
+int session_launched(const struct session *ss);
+/* Wait for a launched program to end, or end it (SIGTERM) when STOP is set;
+ * returns heaptop's exit code: the program's status, but 0 when the program
+ * died of the signal heaptop sent it. */
+int session_finish(struct session *ss, int stop);
+/* What was live when the launched program exited; NULL with *CAUSE set when
+ * it wrote nothing (killed by a signal) or was not launched. */
+struct heap *session_final(struct session *ss, char **cause);
+/* The symbolizer all heaps of this session use. */
+struct symbolizer *session_symbolizer(struct session *ss);
+void session_close(struct session *ss);
+
+#endif
