@@ -65,6 +65,8 @@ void agent_settings_load(void)
 	s->sample = (uint64_t)env_long("HEAPTOP_SAMPLE", 0, 1L << 40, 0);
 	if (s->sample && s->sample < 64)
 		s->sample = 64;
+	const char *unwind = env_str("HEAPTOP_UNWIND");
+	s->frame_pointers = unwind && strcmp(unwind, "fp") == 0;
 }
 
 void path_add(struct path_buf *b, const char *s)
@@ -139,7 +141,8 @@ void agent_hello(struct ht_hello *h)
 	h->depth = agent_settings.depth;
 	h->max_stacks = agent_settings.max_stacks;
 	h->sample_bytes = agent_settings.sample;
-	h->flags = agent_settings.sample ? HT_AGENT_SAMPLED : 0;
+	h->flags = (agent_settings.sample ? HT_AGENT_SAMPLED : 0) |
+		   (agent_settings.frame_pointers ? HT_AGENT_FRAME_POINTERS : 0);
 	h->exe = modules_exe();
 	h->exe_len = strlen(h->exe);
 	h->cmdline = cmdline;

@@ -21,6 +21,8 @@ struct agent_settings {
 	long final_pid;          /* HEAPTOP_FINAL_PID, 0 for any process */
 	uint64_t sample;         /* HEAPTOP_SAMPLE: mean bytes between samples;
 				    0: exact, every block */
+	int frame_pointers;      /* HEAPTOP_UNWIND=fp: walk frame pointers
+				    instead of calling libunwind */
 };
 
 /* Read once, at the first allocation. */

@@ -40,6 +40,8 @@ struct thread_state {
 	int registered;    /* the exit destructor is armed */
 	int64_t countdown; /* sampling: bytes until the next sample point */
 	uint64_t rng;      /* sampling: xorshift state; 0 until seeded */
+	uintptr_t stack_lo, stack_hi; /* frame-pointer walks stay in here;
+					 hi 0: not known yet, 1: unknown */
 };
 
 static __thread struct thread_state ts __attribute__((tls_model("initial-exec")));
@@ -179,13 +181,11 @@ static void live_change(int64_t d)
 	}
 }
 
-/* The caller's stack, the agent's own frames dropped. */
-static unsigned capture(uintptr_t *pcs)
+/* Drop the leading frames that are libunwind's and ours (up to and
+ * including the hook); keep at most the configured depth. */
+static unsigned keep_caller_frames(void *const *buf, int n, uintptr_t *pcs)
 {
-	void *buf[HT_MAX_DEPTH + 16];
-	int n = unw_backtrace(buf, (int)agent_settings.depth + 16);
 	int i = 0;
-	/* Frames up to and including the hook are libunwind's and ours. */
 	while (i < n && !modules_in_agent((uintptr_t)buf[i]))
 		i++;
 	while (i < n && modules_in_agent((uintptr_t)buf[i]))
@@ -196,6 +196,67 @@ static unsigned capture(uintptr_t *pcs)
 	for (; i < n && depth < agent_settings.depth; i++)
 		pcs[depth++] = (uintptr_t)buf[i];
 	return depth;
+}
+
+/* This thread's stack, where a frame-pointer walk may read. */
+static int stack_bounds(void)
+{
+	if (ts.stack_hi > 1)
+		return 1;
+	if (ts.stack_hi == 1)
+		return 0;
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	ts.stack_hi = 1;
+	/* May allocate (the main thread's reads /proc/self/maps): the thread
+	 * is busy, so that passes through. */
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return 0;
+	if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
+		ts.stack_lo = (uintptr_t)addr;
+		ts.stack_hi = (uintptr_t)addr + size;
+	}
+	pthread_attr_destroy(&attr);
+	return ts.stack_hi > 1;
+}
+
+/*
+ * The frame-pointer walk (HEAPTOP_UNWIND=fp): each frame holds the caller's
+ * frame pointer and the return address.  It only ever moves towards the top
+ * of this thread's stack and never leaves it, so every address it reads is
+ * mapped: code without frame pointers can garble the stack it finds, never
+ * crash the target.  It writes the caller's frames straight into PCS.
+ */
+static unsigned walk_frame_pointers(uintptr_t *pcs)
+{
+	const uintptr_t *fp = __builtin_frame_address(0);
+	unsigned n = 0, max = agent_settings.depth;
+	int ours = 1; /* still in the agent's own frames */
+	while (n < max) {
+		uintptr_t at = (uintptr_t)fp;
+		if ((at & 7) || at < ts.stack_lo || at > ts.stack_hi - 2 * sizeof *fp)
+			break;
+		uintptr_t ret = fp[1], next = fp[0];
+		if (ret < 4096)
+			break;
+		if (!ours || !(ours = modules_in_agent(ret)))
+			pcs[n++] = ret;
+		if (next <= at)
+			break;
+		fp = (const uintptr_t *)next;
+	}
+	return n;
+}
+
+/* The caller's stack, the agent's own frames dropped. */
+static unsigned capture(uintptr_t *pcs)
+{
+	if (agent_settings.frame_pointers && stack_bounds())
+		return walk_frame_pointers(pcs);
+	void *buf[HT_MAX_DEPTH + 16];
+	int n = unw_backtrace(buf, (int)agent_settings.depth + 16);
+	return keep_caller_frames(buf, n, pcs);
 }
 
 /*
