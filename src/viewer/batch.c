@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "common/xalloc.h"
@@ -29,6 +31,10 @@ static void printer_init(struct printer *p, const struct settings *s)
 {
 	*p = (struct printer){ .s = s };
 	settings_model_options(s, &p->opts, &p->include, &p->exclude, &p->skip);
+	/* --diff: the tables are sorted by the change (heaptop(1)), as the live
+	 * view sorts its diff mode. */
+	if (s->diff)
+		p->opts.sort = SORT_DELTA;
 	p->model = model_new();
 	p->lc = linecache_new();
 	for (size_t i = 0; i < s->subst_from.n; i++)
@@ -90,6 +96,10 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 	char *cause = NULL;
 	long shown = 0;
 	int status, lost = 0;
+	/* A program just launched holds nothing yet: its first table comes
+	 * after one interval, as top's second screen would. */
+	if (session_launched(ss))
+		wait_interval(s->delay, ss, stop);
 	while (!*stop && (!s->iterations || shown < s->iterations)) {
 		if (session_fetch(ss, &cause) < 0) {
 			lost = 1;
@@ -122,8 +132,16 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 				heap_free(last);
 			last = fin;
 		} else if (!s->iterations || shown < s->iterations) {
-			fprintf(stderr, "heaptop: no live-at-exit snapshot (%s)%s\n", cause,
-				shown ? "; the last table above is the latest" : "");
+			/* A program killed by a signal writes nothing: say so rather
+			 * than which file is missing. */
+			if (session_ended(ss, &status) && WIFSIGNALED(status))
+				fprintf(stderr, "heaptop: no live-at-exit snapshot: the program was "
+					"killed by signal %d (%s)%s\n", WTERMSIG(status),
+					strsignal(WTERMSIG(status)),
+					shown ? "; the last table above is the latest" : "");
+			else
+				fprintf(stderr, "heaptop: no live-at-exit snapshot (%s)%s\n", cause,
+					shown ? "; the last table above is the latest" : "");
 		}
 	} else if (lost) {
 		fprintf(stderr, "heaptop: lost the agent: %s\n", cause);

@@ -43,7 +43,18 @@ static char *preload_value(const char *agent)
 	return old && *old ? xasprintf("%s:%s", agent, old) : xstrdup(agent);
 }
 
-/* In the child: set up and exec; on failure report errno on FD and exit. */
+/* What the child could not do, as it tells the parent on the pipe. */
+enum { FAILED_OUTPUT, FAILED_EXEC };
+
+/* In the child: report STEP and errno on FD, and exit. */
+static void __attribute__((noreturn)) child_failed(int fd, int step)
+{
+	int msg[2] = { step, errno };
+	(void)!write(fd, msg, sizeof msg);
+	_exit(127);
+}
+
+/* In the child: set up and exec; on failure report on FD and exit. */
 static void __attribute__((noreturn))
 child(char *const argv[], const struct launch_options *o, const char *final, int fd)
 {
@@ -56,22 +67,15 @@ child(char *const argv[], const struct launch_options *o, const char *final, int
 		putenv((char *)*e);
 	if (o->output) {
 		int out = open(o->output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
-			int e = errno;
-			(void)!write(fd, &e, sizeof e);
-			_exit(127);
-		}
+		if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			child_failed(fd, FAILED_OUTPUT);
 		close(out);
 	} else if (o->stdout_to_stderr && dup2(2, 1) < 0) {
-		int e = errno;
-		(void)!write(fd, &e, sizeof e);
-		_exit(127);
+		child_failed(fd, FAILED_OUTPUT);
 	}
 	signal(SIGPIPE, SIG_DFL);
 	execvp(argv[0], argv);
-	int e = errno;
-	(void)!write(fd, &e, sizeof e);
-	_exit(127);
+	child_failed(fd, FAILED_EXEC);
 }
 
 struct launch *launch_start(char *const argv[], const struct launch_options *o,
@@ -107,16 +111,20 @@ struct launch *launch_start(char *const argv[], const struct launch_options *o,
 		child(argv, o, l->final, pfd[1]);
 	}
 	close(pfd[1]);
-	int err = 0;
+	int msg[2] = { 0, 0 };
 	ssize_t n;
-	while ((n = read(pfd[0], &err, sizeof err)) < 0 && errno == EINTR)
+	while ((n = read(pfd[0], msg, sizeof msg)) < 0 && errno == EINTR)
 		;
 	close(pfd[0]);
-	if (n == (ssize_t)sizeof err) {
+	if (n == (ssize_t)sizeof msg) {
 		waitpid(l->pid, NULL, 0);
-		*cause = o->output && err != ENOENT && err != EACCES
-				 ? xasprintf("cannot open %s: %s", o->output, strerror(err))
-				 : xasprintf("cannot run %s: %s", argv[0], strerror(err));
+		if (msg[0] == FAILED_EXEC)
+			*cause = xasprintf("cannot run %s: %s", argv[0], strerror(msg[1]));
+		else if (o->output)
+			*cause = xasprintf("cannot open %s: %s", o->output, strerror(msg[1]));
+		else
+			*cause = xasprintf("cannot send the output of %s to standard error: %s",
+					   argv[0], strerror(msg[1]));
 		l->reaped = 1;
 		launch_free(l);
 		return NULL;

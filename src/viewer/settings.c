@@ -493,10 +493,31 @@ static const char *find_config_option(int argc, char **argv)
 	return found;
 }
 
+/* The long option that ARG ("--name" or "--name=value") spells, by its
+ * val; NULL when ARG is not one. */
+static const struct option *long_option_of(const char *arg, int val)
+{
+	if (strncmp(arg, "--", 2) != 0)
+		return NULL;
+	size_t n = strcspn(arg + 2, "=");
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == val && n > 0 && strncmp(o->name, arg + 2, n) == 0)
+			return o;
+	return NULL;
+}
+
 static int option_error(int ch, char **argv, char **cause)
 {
 	const char *what = ch == ':' ? "option needs a value" : "unknown option";
-	if (optopt)
+	/* getopt_long sets optopt to a long option's val ('b' for --batch=3),
+	 * so name a long option as the user wrote it. */
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	const struct option *lo = optopt ? long_option_of(arg, optopt) : NULL;
+	if (lo && ch == '?' && lo->has_arg == no_argument)
+		*cause = xasprintf("option '--%s' takes no value (see heaptop --help)", lo->name);
+	else if (lo)
+		*cause = xasprintf("%s: '--%s' (see heaptop --help)", what, lo->name);
+	else if (optopt)
 		*cause = xasprintf("%s: '-%c' (see heaptop --help)", what, optopt);
 	else
 		*cause = xasprintf("%s: '%s' (see heaptop --help)", what, argv[optind - 1]);

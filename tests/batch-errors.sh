@@ -1,0 +1,320 @@
+#!/bin/bash
+# Bad input, each a clear error: one line on stderr starting "heaptop: ",
+# nothing on stdout, and the exit status heaptop(1) lists: 2 for a usage or
+# configuration error (a bad configuration file named by file and line),
+# 127 for a program that cannot be started, 1 for a process that cannot be
+# reached or a file that cannot be read or written.  Truncated and
+# corrupted snapshot files (saved ones and the agent's raw live-at-exit
+# file) are refused that way at every length and never crash heaptop.
+set -euo pipefail
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/batch-lib.sh"
+
+# err NAME CODE REGEX ARGS...: heaptop ARGS fails with exit status CODE
+# and one line on stderr matching "heaptop: REGEX".
+n=0
+err() {
+	local name=$1 code=$2 re=$3
+	shift 3
+	n=$((n + 1))
+	ht_run "$HT_TMP/err$n.txt" "$@"
+	expect_error "$name" "$HT_TMP/err$n.txt" "$code" "$re"
+}
+
+echo "== usage errors: exit 2"
+err "unknown long option" 2 "unknown option: '--bogus' \\(see heaptop --help\\)\$" --bogus
+err "unknown short option" 2 "unknown option: '-z' \\(see heaptop --help\\)\$" -b -z -- "$WL_BATCH" run
+err "short option without its value" 2 "option needs a value: '-n' " -b -n
+err "long option without its value" 2 "option needs a value: '--limit' " -b --limit
+err "abbreviated long option without its value" 2 "option needs a value: '--limit' " -b --lim
+err "a value for an option that takes none" 2 "option '--batch' takes no value " --batch=3 -- "$WL_BATCH" run
+err "-n 0" 2 "iterations: expected a whole number from 1, got '0' " -b -n 0 -- "$WL_BATCH" run
+err "-n x" 2 "iterations: expected a whole number from 1, got 'x' " -b -n x -- "$WL_BATCH" run
+err "-l -5" 2 "limit: expected a whole number from 1, got '-5' " -b -l -5 -- "$WL_BATCH" run
+err "-d 0" 2 "delay: expected seconds from 0.01 to 86400, got '0' " -b -d 0 -- "$WL_BATCH" run
+err "-d soon" 2 "delay: expected seconds from 0.01 to 86400, got 'soon' " -b -d soon -- "$WL_BATCH" run
+err "-g bogus" 2 "group-by: expected line, function, file, module or traceback, got 'bogus' " \
+	-b -g bogus -- "$WL_BATCH" run
+err "-s bogus" 2 "sort: expected size, count, average, allocated or delta, got 'bogus' " \
+	-b -s bogus -- "$WL_BATCH" run
+err "--format xml" 2 "format: expected pretty, stats or json, got 'xml' " -b --format xml -- "$WL_BATCH" run
+err "--depth 0" 2 "depth: expected a whole number from 1 to 256, got '0' " -b --depth 0 -- "$WL_BATCH" run
+err "--depth 257" 2 "depth: expected a whole number from 1 to 256, got '257' " -b --depth 257 -- "$WL_BATCH" run
+err "--sample 12Q" 2 "sample: expected a size in bytes such as 524288 or 512K, got '12Q' " \
+	-b --sample 12Q -- "$WL_BATCH" run
+err "--substitute-path without =" 2 "substitute-path: expected FROM=TO, got 'abc' " \
+	-b --substitute-path abc -- "$WL_BATCH" run
+err "--color sometimes" 2 "color: expected auto, always or never, got 'sometimes' " \
+	-b --color sometimes -- "$WL_BATCH" run
+err "-p abc" 2 "pid: expected a process id, got 'abc' " -b -p abc
+err "-p 0" 2 "pid: expected a process id, got '0' " -b -p 0
+err "no program" 2 "no program to run " -b
+err "-p and a program" 2 "-p and a program to run exclude each other\$" -b -p 1 -- "$WL_BATCH" run
+err "--demo and a program" 2 "--demo and a program to run exclude each other\$" -b --demo -- "$WL_BATCH" run
+err "--base without report" 2 "--base belongs to 'heaptop report'\$" -b --base x -- "$WL_BATCH" run
+err "report without a file" 2 "report needs a snapshot file\$" report
+err "report with two files" 2 "report takes one snapshot file\$" report a b
+err "report -p" 2 "report reads a snapshot file; -p and --demo do not apply\$" report -p 1 x
+err "list with an argument" 2 "list takes no arguments\$" list x
+# The program's own options are its own: heaptop stops at the program.
+ht_run "$HT_TMP/progopts.txt" -b --format stats -- "$WL_BATCH" run --bogus
+expect_eq "options after the program are the program's" "$HT_RC" 0
+
+echo "== configuration errors: exit 2, FILE:LINE"
+conf=$HT_TMP/bad.ini
+bad_config() { # NAME LINE REGEX < CONTENTS
+	cat >"$conf"
+	err "config: $1" 2 "$(sed 's/[.[\*^$()+?{|]/\\&/g' <<<"$conf"):$2: $3" \
+		-b --config "$conf" -- "$WL_BATCH" run
+}
+bad_config "unknown key" 3 "unknown key 'bogus' in \\[view\\]\$" <<'EOF'
+[view]
+limit = 3
+bogus = 1
+EOF
+# inih reports a section at its first key.
+bad_config "unknown section" 5 "unknown section \\[nosuch\\] \\(view, agent, source or \"filter NAME\"\\)\$" <<'EOF'
+; comment
+[view]
+limit = 3
+[nosuch]
+x = 1
+EOF
+bad_config "bad value" 5 "limit: expected a whole number from 1, got 'zero'\$" <<'EOF'
+[view]
+group = line
+
+
+limit = zero
+EOF
+bad_config "bad value in [agent]" 2 "depth: expected a whole number from 1 to 256, got '0'\$" <<'EOF'
+[agent]
+depth = 0
+EOF
+bad_config "unknown key in a filter" 3 "unknown key 'foo' in \\[filter a\\] \\(include, exclude, skip or enabled\\)\$" <<'EOF'
+[filter a]
+include = x
+foo = y
+EOF
+bad_config "enabled = maybe" 2 "enabled: expected yes or no, got 'maybe'\$" <<'EOF'
+[filter a]
+enabled = maybe
+EOF
+bad_config "a filter without a name" 2 "unknown section \\[filter \\]" <<'EOF'
+[filter ]
+include = x
+EOF
+bad_config "syntax error" 2 "syntax error\$" <<'EOF'
+[view]
+just words
+EOF
+bad_config "key before any section" 1 "unknown section \\[\\]" <<'EOF'
+limit = 3
+EOF
+err "config: missing file" 2 "$HT_TMP/missing.ini: No such file or directory\$" \
+	-b --config "$HT_TMP/missing.ini" -- "$WL_BATCH" run
+mkdir -p "$HT_TMP/xdg/heaptop"
+printf '[view]\nsort = sideways\n' >"$HT_TMP/xdg/heaptop/heaptoprc"
+n=$((n + 1))
+XDG_CONFIG_HOME=$HT_TMP/xdg ht_run "$HT_TMP/err$n.txt" -b -- "$WL_BATCH" run
+expect_error "config: the default file, named" "$HT_TMP/err$n.txt" 2 \
+	"$HT_TMP/xdg/heaptop/heaptoprc:2: sort: expected size, count, average, allocated or delta, got 'sideways'\$"
+
+echo "== programs that cannot be started: exit 127"
+err "missing program" 127 "cannot run /nonexistent/prog: No such file or directory\$" -b -- /nonexistent/prog
+err "program not in PATH" 127 "cannot run no-such-program-heaptop: No such file or directory\$" \
+	-b -- no-such-program-heaptop
+printf '#!/bin/sh\nexit 0\n' >"$HT_TMP/not-executable"
+chmod 644 "$HT_TMP/not-executable"
+err "not executable" 127 "cannot run $HT_TMP/not-executable: Permission denied\$" -b -- "$HT_TMP/not-executable"
+err "a directory" 127 "cannot run $HT_TMP: Permission denied\$" -b -- "$HT_TMP"
+err "--output in a missing directory" 127 "cannot open $HT_TMP/no/such/dir/out.log: No such file or directory\$" \
+	-b --output "$HT_TMP/no/such/dir/out.log" -- "$WL_BATCH" run
+n=$((n + 1))
+HEAPTOP_AGENT=$HT_TMP/no-agent.so ht_run "$HT_TMP/err$n.txt" -b -- "$WL_BATCH" run
+expect_error "no agent" "$HT_TMP/err$n.txt" 127 "cannot read the agent $HT_TMP/no-agent.so: No such file or directory\$"
+
+echo "== processes that cannot be reached: exit 1"
+sleep 60 &
+sleeper=$!
+HT_JOBS+=("$sleeper")
+err "-p of a process without the agent" 1 \
+	"no heaptop agent at [^ ]*/$sleeper\\.sock: No such file or directory; is process $sleeper running with the agent\\? Start one with: heaptop -- PROGRAM\$" \
+	-b -p "$sleeper"
+kill "$sleeper"
+wait "$sleeper" 2>/dev/null || true
+# A pid that is not in use: above the kernel's pid_max.
+nopid=$(($(cat /proc/sys/kernel/pid_max) + 1))
+err "-p of no process" 1 "no heaptop agent at [^ ]*/$nopid\\.sock: .*is process $nopid running with the agent\\?" \
+	-b -p "$nopid"
+
+echo "== a program killed by a signal: 128 + the signal, and why there is no final table"
+usr1=$(kill -l USR1)
+ht_run "$HT_TMP/signal.txt" -b -- "$WL_BATCH" signal
+expect_eq "signal: exit status" "$HT_RC" $((128 + usr1))
+expect_match "signal: heaptop's line on stderr" "$(grep '^heaptop: ' "$HT_TMP/signal.txt.err")" \
+	"^heaptop: no live-at-exit snapshot: the program was killed by signal $usr1 \\([^)]+\\)(; the last table above is the latest)?\$"
+expect_eq "signal: no final table" "$(grep -c '^# live at exit' "$HT_TMP/signal.txt" || true)" 0
+
+echo "== files that cannot be written: exit 1 (the program's own status wins)"
+ht_run "$HT_TMP/nosave.txt" -b -o "$HT_TMP/no/such/dir/x.htsnap" -- "$WL_BATCH" run
+expect_eq "-o in a missing directory: exit status" "$HT_RC" 1
+expect_match "-o in a missing directory: message" "$(grep '^heaptop: ' "$HT_TMP/nosave.txt.err")" \
+	"^heaptop: cannot save the snapshot: $HT_TMP/no/such/dir/x\\.htsnap[^ ]*: No such file or directory\$"
+expect_eq "-o in a missing directory: the tables are still printed" \
+	"$(grep -c '^# live at exit' "$HT_TMP/nosave.txt")" 1
+ht_run "$HT_TMP/nosave3.txt" -b -o "$HT_TMP/no/such/dir/x.htsnap" -- "$WL_BATCH" run 3
+expect_eq "-o in a missing directory, program exits 3: exit status" "$HT_RC" 3
+ht_run "$HT_TMP/good.txt" -b -o "$HT_TMP/good.htsnap" -- "$WL_BATCH" run
+expect_eq "a good snapshot saved" "$HT_RC" 0
+ht_run "$HT_TMP/report-nosave.txt" report -o "$HT_TMP/no/such/dir/y.htsnap" "$HT_TMP/good.htsnap"
+expect_eq "report -o in a missing directory: exit status" "$HT_RC" 1
+expect_match "report -o in a missing directory: message" "$(cat "$HT_TMP/report-nosave.txt.err")" \
+	"^heaptop: cannot save the snapshot: $HT_TMP/no/such/dir/y\\.htsnap[^ ]*: No such file or directory\$"
+expect_eq "report -o in a missing directory: the table is still printed" \
+	"$(grep -c '^# live at exit' "$HT_TMP/report-nosave.txt")" 1
+
+echo "== snapshot files that cannot be read: exit 1, FILE: why"
+good=$HT_TMP/good.htsnap
+size=$(stat -c %s "$good")
+err "missing file" 1 "$HT_TMP/missing\\.htsnap: No such file or directory\$" report "$HT_TMP/missing.htsnap"
+err "a directory" 1 "$HT_TMP: Is a directory\$" report "$HT_TMP"
+: >"$HT_TMP/empty.htsnap"
+err "empty file" 1 "$HT_TMP/empty\\.htsnap: empty, not a heaptop snapshot file\$" report "$HT_TMP/empty.htsnap"
+printf 'just some text\n' >"$HT_TMP/text.htsnap"
+err "a text file" 1 "$HT_TMP/text\\.htsnap: not a heaptop snapshot file\$" report "$HT_TMP/text.htsnap"
+head -c 100 "$good" >"$HT_TMP/trunc100.htsnap"
+err "truncated (100 bytes)" 1 "$HT_TMP/trunc100\\.htsnap: truncated at byte 100\$" report "$HT_TMP/trunc100.htsnap"
+head -c $((size - 1)) "$good" >"$HT_TMP/trunc-1.htsnap"
+err "truncated (last byte)" 1 "$HT_TMP/trunc-1\\.htsnap: truncated at byte $((size - 1))\$" \
+	report "$HT_TMP/trunc-1.htsnap"
+err "--base truncated" 1 "$HT_TMP/trunc100\\.htsnap: truncated at byte 100\$" \
+	report --base "$HT_TMP/trunc100.htsnap" "$good"
+err "--base missing" 1 "$HT_TMP/missing\\.htsnap: No such file or directory\$" \
+	report --base "$HT_TMP/missing.htsnap" "$good"
+
+# corrupt WHAT OUT: a copy of the good snapshot with one field overwritten
+# (the layout is documented at the top of src/viewer/snapfile.c).
+corrupt() {
+	"$HT_PYTHON" - "$good" "$2" "$1" <<'EOF'
+import struct, sys
+src, dst, what = sys.argv[1:4]
+b = bytearray(open(src, "rb").read())
+sections, off = {}, 12                      # after magic and version
+while off + 12 <= len(b):
+    sid, length = struct.unpack_from("<IQ", b, off)
+    sections[sid] = (off, length)
+    off += 12 + length
+    if sid == 4:
+        break
+info, strings, stacks = (sections[i][0] + 12 for i in (1, 2, 3))
+put32 = lambda o, v: struct.pack_into("<I", b, o, v)
+if what == "magic": b[0:4] = b"XXXX"
+elif what == "version": put32(8, 2)
+elif what == "info-length": struct.pack_into("<Q", b, sections[1][0] + 4, 8)
+elif what == "section-length": struct.pack_into("<Q", b, sections[2][0] + 4, 1 << 40)
+elif what == "exe-length": put32(info + 120, 0xfffffff0)
+elif what == "strings-count": put32(strings, 0xffffffff)
+elif what == "string-length": put32(strings + 4, 0x7fffffff)
+elif what == "stacks-count": put32(stacks, 0xffffffff)
+elif what == "nframes": put32(stacks + 4 + 32, 0xffffffff)
+elif what == "string-ref": put32(stacks + 4 + 36, 0x00ffffff)
+elif what == "no-end": put32(sections[4][0], 77)
+else: sys.exit("corrupt: unknown field " + what)
+open(dst, "wb").write(b)
+EOF
+}
+while read -r what re; do
+	corrupt "$what" "$HT_TMP/bad-$what.htsnap"
+	err "corrupted $what" 1 "$HT_TMP/bad-$what\\.htsnap: $re" report "$HT_TMP/bad-$what.htsnap"
+done <<'EOF'
+magic not a heaptop snapshot file$
+version unsupported snapshot version 2 \(this heaptop reads version 1\)$
+info-length info section too short at byte [0-9]+$
+section-length truncated at byte [0-9]+$
+exe-length string too long at byte [0-9]+$
+strings-count string count exceeds its section at byte [0-9]+$
+string-length string too long at byte [0-9]+$
+stacks-count stack count exceeds its section at byte [0-9]+$
+nframes frame count out of range at byte [0-9]+$
+string-ref string index out of range at byte [0-9]+$
+no-end truncated at byte [0-9]+$
+EOF
+
+# every_cut FILE NAME STEP: FILE cut at every STEPth length is refused each
+# time the same way: exit 1, one line "heaptop: CUT-FILE: ...", nothing on
+# stdout.
+every_cut() {
+	local file=$1 name=$2 step=$3 len total bad=0 cut=$HT_TMP/cut.bin
+	total=$(stat -c %s "$file")
+	for ((len = 0; len < total; len += step)); do
+		head -c "$len" "$file" >"$cut"
+		HT_RC=0
+		"$HT_HEAPTOP" report "$cut" >"$cut.out" 2>"$cut.err" || HT_RC=$?
+		if [ "$HT_RC" -ne 1 ] || [ -s "$cut.out" ] || [ "$(wc -l <"$cut.err")" -ne 1 ] ||
+			! grep -q "^heaptop: $cut: " "$cut.err"; then
+			bad=$((bad + 1))
+			echo "  cut at $len: exit $HT_RC: $(head -c 300 "$cut.err")"
+		fi
+	done
+	expect_eq "$name cut every $step bytes (of $total): not refused cleanly" "$bad" 0
+}
+
+# every_flip FILE NAME STEP: FILE with one byte inverted, at every STEPth
+# offset, is either read (exit 0, a table) or refused cleanly (exit 1, one
+# line "heaptop: FLIPPED-FILE: ..."); never a crash.
+every_flip() {
+	local file=$1 name=$2 step=$3 total bad=0 refused=0 flip
+	total=$(stat -c %s "$file")
+	mkdir -p "$HT_TMP/flips"
+	"$HT_PYTHON" -c '
+import sys
+src, step, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+b = open(src, "rb").read()
+for off in range(0, len(b), step):
+    c = bytearray(b)
+    c[off] ^= 0xff
+    open("%s/%06d" % (out, off), "wb").write(c)
+' "$file" "$step" "$HT_TMP/flips"
+	for flip in "$HT_TMP"/flips/*; do
+		HT_RC=0
+		timeout -k 5 "$HT_TIMEOUT" "$HT_HEAPTOP" report --format stats "$flip" >"$flip.out" 2>"$flip.err" ||
+			HT_RC=$?
+		if [ "$HT_RC" -eq 1 ] && [ ! -s "$flip.out" ] && [ "$(wc -l <"$flip.err")" -eq 1 ] &&
+			grep -q "^heaptop: $flip: " "$flip.err"; then
+			refused=$((refused + 1))
+		elif [ "$HT_RC" -eq 0 ] && [ -s "$flip.out" ] && [ ! -s "$flip.err" ]; then
+			:
+		else
+			bad=$((bad + 1))
+			echo "  byte ${flip##*/} inverted: exit $HT_RC: $(head -c 300 "$flip.err")"
+		fi
+	done
+	rm -r "$HT_TMP/flips"
+	echo "  $name: $refused of $(((total + step - 1) / step)) flips refused, the rest read"
+	expect_eq "$name with one byte inverted, every $step bytes (of $total): crashes or unclear errors" "$bad" 0
+	expect_ge "$name: flips refused" "$refused" 1
+}
+
+every_cut "$good" "snapshot file" 5
+every_flip "$good" "snapshot file" 4
+
+echo "== the agent's raw live-at-exit file, truncated and corrupted"
+rc=0
+run_traced "$WL_BATCH" run >/dev/null 2>&1 || rc=$?
+expect_eq "traced run: exit status" "$rc" 0
+raw=$(final_of "$RUN_PID")
+ht_run "$HT_TMP/raw-ok.txt" report --format stats "$raw"
+expect_eq "raw file: read" "$HT_RC" 0
+head -c 100 "$raw" >"$HT_TMP/raw100.snap"
+err "raw file truncated (100 bytes)" 1 "$HT_TMP/raw100\\.snap: truncated at byte 100\$" report "$HT_TMP/raw100.snap"
+cp "$raw" "$HT_TMP/raw-magic.snap"
+printf 'XXXX' | dd of="$HT_TMP/raw-magic.snap" bs=1 seek=0 conv=notrunc status=none
+err "raw file, bad magic" 1 "$HT_TMP/raw-magic\\.snap: not a heaptop snapshot file\$" report "$HT_TMP/raw-magic.snap"
+cp "$raw" "$HT_TMP/raw-length.snap"
+printf '\377\377\377\177' | dd of="$HT_TMP/raw-length.snap" bs=1 seek=8 conv=notrunc status=none
+err "raw file, a frame's length too large" 1 "$HT_TMP/raw-length\\.snap: .*frame too large" \
+	report "$HT_TMP/raw-length.snap"
+# (a raw file that reads is symbolized: slower, so fewer flips)
+every_cut "$raw" "raw file" 7
+every_flip "$raw" "raw file" 29

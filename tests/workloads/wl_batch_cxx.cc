@@ -1,0 +1,67 @@
+/*
+ * wl_batch_cxx: C++ allocations in a namespace, a class (constructor and
+ * method) and a function template, for the demangled names of the batch
+ * output.  operator new is in libstdc++, so each block is charged to the
+ * function that wrote `new` (tests find the lines by the marker comments).
+ * Live at exit (exit 0):
+ *
+ *   function                                  what                   size  blocks
+ *   ns::Cache::insert(int)                    3 x new char[2048]     6144     3
+ *   double* ns::make_array<double>(unsigned long)
+ *                                             2 x new double[100]    1600     2
+ *   ns::Cache::Cache()                        new int[64]             256     1
+ *   (the Cache object itself: new ns::Cache in main, 64 B in 1 block)
+ */
+#include <cstddef>
+
+#include "wl.h"
+
+namespace ns {
+
+class Cache {
+public:
+	WL_SITE Cache();
+	WL_SITE void insert(int key);
+
+private:
+	int *index_;
+	char *slots_[6];
+	int used_;
+};
+
+Cache::Cache() : used_(0)
+{
+	index_ = new int[64]; // @cxx_ctor
+}
+
+void Cache::insert(int key)
+{
+	slots_[used_++] = new char[2048]; // @cxx_insert
+	index_[used_] = key;
+}
+
+void *volatile last_array; // a store after the call: no tail call
+
+template <typename T> WL_SITE T *make_array(std::size_t n)
+{
+	T *p = new T[n]; // @cxx_template
+	last_array = p;
+	return p;
+}
+
+} // namespace ns
+
+static void *held[8];
+
+int main()
+{
+	wl_watchdog(WL_WATCHDOG_SECONDS);
+	static_assert(sizeof(ns::Cache) == 64, "64-byte Cache");
+	ns::Cache *c = new ns::Cache; // @cxx_main_new
+	for (int i = 0; i < 3; i++)
+		c->insert(i); // @cxx_main_insert
+	held[0] = c;
+	held[1] = ns::make_array<double>(100); // @cxx_main_template
+	held[2] = ns::make_array<double>(100);
+	return held[3] != nullptr;
+}
