@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strpool.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/heap.h"
@@ -41,12 +42,6 @@ struct heap_stack {
 };
 
 /* One interned string; str NULL marks an empty slot. */
-struct heap_string {
-	const char *str;
-	size_t len;
-	uint64_t hash;
-};
-
 struct heap {
 	struct heap_info info;
 	struct heap_stack *stacks;
@@ -60,11 +55,10 @@ struct heap {
 	size_t capscratch;
 
 	struct heap_chunk *chunks; /* newest first */
-	struct heap_string *strings; /* open addressing; capacity a power of two */
-	size_t nstrings, capstrings;
+	struct strpool *strings; /* every string of info and frames, once */
 };
 
-/* --- chunks and interned strings ------------------------------------- */
+/* --- chunks (frames) and interned strings ---------------------------- */
 
 /* N bytes aligned to ALIGN (a power of two, at most max_align_t's), valid
  * until heap_free. */
@@ -95,51 +89,9 @@ static void *heap_alloc(struct heap *h, size_t n, size_t align)
 	return c->data;
 }
 
-/* FNV-1a: strings here are short paths and names. */
-static uint64_t heap_hash(const char *s, size_t len)
-{
-	uint64_t x = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++)
-		x = (x ^ (unsigned char)s[i]) * 0x100000001b3ull;
-	return x;
-}
-
-static void heap_strings_grow(struct heap *h)
-{
-	size_t cap = h->capstrings ? h->capstrings * 2 : 256;
-	struct heap_string *t = xcalloc(cap, sizeof *t);
-	for (size_t i = 0; i < h->capstrings; i++) {
-		struct heap_string e = h->strings[i];
-		if (e.str == NULL)
-			continue;
-		size_t j = e.hash & (cap - 1);
-		while (t[j].str != NULL)
-			j = (j + 1) & (cap - 1);
-		t[j] = e;
-	}
-	free(h->strings);
-	h->strings = t;
-	h->capstrings = cap;
-}
-
 const char *heap_intern(struct heap *h, const char *s, size_t len)
 {
-	if ((h->nstrings + 1) * 2 > h->capstrings)
-		heap_strings_grow(h);
-	uint64_t hash = heap_hash(s, len);
-	size_t mask = h->capstrings - 1;
-	size_t i = hash & mask;
-	for (; h->strings[i].str != NULL; i = (i + 1) & mask) {
-		const struct heap_string *e = &h->strings[i];
-		if (e->hash == hash && e->len == len && memcmp(e->str, s, len) == 0)
-			return e->str;
-	}
-	char *copy = heap_alloc(h, len + 1, 1);
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	h->strings[i] = (struct heap_string){ .str = copy, .len = len, .hash = hash };
-	h->nstrings++;
-	return copy;
+	return strpool_intern(h->strings, s, len);
 }
 
 /* heap_intern for a C string that may be NULL (and stays NULL). */
@@ -165,6 +117,7 @@ static void heap_reserve(struct heap *h, size_t n)
 struct heap *heap_new(const struct heap_info *info)
 {
 	struct heap *h = xcalloc(1, sizeof *h);
+	h->strings = strpool_new();
 	h->info = *info;
 	h->info.exe = heap_intern_opt(h, info->exe ? info->exe : "");
 	h->info.cmdline = heap_intern_opt(h, info->cmdline ? info->cmdline : "");
@@ -226,6 +179,7 @@ static void heap_info_from(struct heap *h, const struct snapshot *s)
 struct heap *heap_from_snapshot(const struct snapshot *s, struct symbolizer *sym)
 {
 	struct heap *h = xcalloc(1, sizeof *h);
+	h->strings = strpool_new();
 	heap_info_from(h, s);
 	h->snap = s;
 	h->sym = sym;
@@ -266,7 +220,7 @@ void heap_free(struct heap *h)
 		free(h->chunks);
 		h->chunks = next;
 	}
-	free(h->strings);
+	strpool_free(h->strings);
 	free(h->stacks);
 	free(h->scratch);
 	free(h);

@@ -54,6 +54,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
+#include "common/readfile.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/heap.h"
@@ -114,13 +116,9 @@ static size_t snapfile_cut(size_t len)
 	return len > SNAPFILE_MAX_STR ? SNAPFILE_MAX_STR : len;
 }
 
-/* FNV-1a. */
 static uint64_t snapfile_hash(const char *s)
 {
-	uint64_t x = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		x = (x ^ (unsigned char)*s) * 0x100000001b3ull;
-	return x;
+	return hash_bytes(s, strlen(s));
 }
 
 /* The slot of S: the one holding it, or the empty one where it goes. */
@@ -680,54 +678,11 @@ struct heap *snapfile_load_buffer(const void *buf, size_t len, const char *name,
 	return in.h;
 }
 
-/* Read all of FD into a new buffer; -1 with errno set. */
-static int snapfile_read_fd(int fd, uint8_t **out, size_t *outlen)
-{
-	struct stat st;
-	size_t cap = 65536, len = 0;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		cap = (size_t)st.st_size + 1; /* one more, to see the end at once */
-	uint8_t *buf = xmalloc(cap);
-	for (;;) {
-		if (len == cap) {
-			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-			buf = xrealloc(buf, cap);
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n == 0)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			free(buf);
-			errno = e;
-			return -1;
-		}
-		len += (size_t)n;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
-/* Read all of PATH into a new buffer; -1 with *CAUSE set. */
-static int snapfile_read_file(const char *path, uint8_t **out, size_t *outlen, char **cause)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r = fd < 0 ? -1 : snapfile_read_fd(fd, out, outlen);
-	if (r < 0)
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 struct heap *snapfile_load(const char *path, char **cause)
 {
-	uint8_t *buf;
 	size_t len;
-	if (snapfile_read_file(path, &buf, &len, cause) < 0)
+	uint8_t *buf = readfile(path, &len, cause);
+	if (!buf)
 		return NULL;
 	struct heap *h = snapfile_load_buffer(buf, len, path, cause);
 	free(buf);
@@ -738,9 +693,9 @@ struct heap *snapfile_load_any(const char *path, struct symbolizer *sym,
 			       struct snapshot **raw, char **cause)
 {
 	*raw = NULL;
-	uint8_t *buf;
 	size_t len;
-	if (snapfile_read_file(path, &buf, &len, cause) < 0)
+	uint8_t *buf = readfile(path, &len, cause);
+	if (!buf)
 		return NULL;
 	/* A frame stream starts with the frame magic, "HTOP". */
 	if (len < 4 || memcmp(buf, "HTOP", 4) != 0) {

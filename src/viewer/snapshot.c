@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/readfile.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/snapshot.h"
@@ -445,53 +446,14 @@ int snapshot_load_buffer(struct snapshot *s, const void *buf, size_t len,
 	return 0;
 }
 
-/* Read all of FD into a new buffer; -1 with errno set on failure. */
-static int read_all(int fd, uint8_t **out, size_t *outlen)
-{
-	struct stat st;
-	size_t cap = 65536, len = 0;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		cap = (size_t)st.st_size + 1;
-	uint8_t *buf = xmalloc(cap);
-	for (;;) {
-		if (len == cap)
-			buf = grow(buf, &cap, cap + 1, 1);
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			free(buf);
-			errno = e;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
-
 struct snapshot *snapshot_load_file(const char *path, char **cause)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	uint8_t *buf;
 	size_t len;
-	int r = read_all(fd, &buf, &len);
-	int e = errno;
-	close(fd);
-	if (r < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(e));
+	uint8_t *buf = readfile(path, &len, cause);
+	if (!buf)
 		return NULL;
-	}
 	struct snapshot *s = snapshot_new();
-	r = snapshot_load_buffer(s, buf, len, path, cause);
+	int r = snapshot_load_buffer(s, buf, len, path, cause);
 	free(buf);
 	if (r < 0) {
 		snapshot_free(s);

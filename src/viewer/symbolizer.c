@@ -35,13 +35,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/strpool.h"
 #include "common/xalloc.h"
 #include "viewer/symbolizer.h"
 
 /* Deepest inline chain kept for one address (innermost frames win). */
 #define SYM_MAX_DEPTH 64
 /* Interned strings are packed into chunks of this size. */
-#define SYM_CHUNK_SIZE 65536
 /* A sized symbol or function range that does not contain the address may
  * still be nested in an earlier one; look back this many entries for it. */
 #define SYM_LOOKBACK 4
@@ -116,11 +116,6 @@ struct sym_slot {
 	uint32_t count;  /* >= 1 */
 };
 
-struct sym_string {
-	uint64_t hash;
-	const char *str; /* NULL marks an empty slot */
-};
-
 /* What a memoized raw string was turned into. */
 enum sym_memo_mode {
 	SYM_MEMO_PLAIN,    /* interned as is */
@@ -132,12 +127,6 @@ enum sym_memo_mode {
 struct sym_memo {
 	uint64_t key;      /* raw pointer << 2 | mode; 0 marks an empty slot */
 	const char *value; /* may be NULL: "does not demangle" is remembered too */
-};
-
-struct sym_chunk {
-	struct sym_chunk *next;
-	size_t used, cap;
-	char data[];
 };
 
 typedef char *(*sym_demangle_fn)(const char *, char *, size_t *, int *);
@@ -155,9 +144,7 @@ struct symbolizer {
 	struct sym_cframe *frames;  /* frames of every cached lookup */
 	size_t nframes, capframes;
 
-	struct sym_string *strings; /* intern set; power of two, at most half full */
-	size_t nstrings, capstrings, string_bytes;
-	struct sym_chunk *chunks;   /* storage of the interned strings */
+	struct strpool *strings;    /* every string handed out, once */
 
 	struct sym_memo *memo;      /* power of two, at most half full */
 	size_t nmemo, capmemo;
@@ -191,14 +178,6 @@ static uint64_t symbolizer_mix(uint64_t x)
 	return x;
 }
 
-static uint64_t symbolizer_hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * UINT64_C(0x100000001b3);
-	return symbolizer_mix(h);
-}
-
 static uint64_t symbolizer_slot_hash(uint32_t module, uint64_t offset)
 {
 	return symbolizer_mix(offset ^ ((uint64_t)module << 47) ^ module);
@@ -206,67 +185,10 @@ static uint64_t symbolizer_slot_hash(uint32_t module, uint64_t offset)
 
 /* --- interned strings ------------------------------------------------ */
 
-static char *symbolizer_chunk_alloc(struct symbolizer *s, size_t n)
-{
-	struct sym_chunk *c = s->chunks;
-	if (c == NULL || c->cap - c->used < n) {
-		size_t cap = n > SYM_CHUNK_SIZE ? n : SYM_CHUNK_SIZE;
-		c = xmalloc(sizeof *c + cap);
-		c->used = 0;
-		c->cap = cap;
-		/* A big string gets a chunk of its own; keep filling the old one. */
-		if (s->chunks != NULL && cap > SYM_CHUNK_SIZE) {
-			c->next = s->chunks->next;
-			s->chunks->next = c;
-		} else {
-			c->next = s->chunks;
-			s->chunks = c;
-		}
-	}
-	char *p = c->data + c->used;
-	c->used += n;
-	return p;
-}
-
-static void symbolizer_strings_grow(struct symbolizer *s)
-{
-	size_t cap = s->capstrings ? s->capstrings * 2 : 1024;
-	struct sym_string *t = xcalloc(cap, sizeof *t);
-	for (size_t i = 0; i < s->capstrings; i++) {
-		struct sym_string e = s->strings[i];
-		if (e.str == NULL)
-			continue;
-		size_t j = e.hash & (cap - 1);
-		while (t[j].str != NULL)
-			j = (j + 1) & (cap - 1);
-		t[j] = e;
-	}
-	free(s->strings);
-	s->strings = t;
-	s->capstrings = cap;
-}
-
 /* The one stored copy of the LEN bytes at STR. */
 static const char *symbolizer_intern(struct symbolizer *s, const char *str, size_t len)
 {
-	if ((s->nstrings + 1) * 2 > s->capstrings)
-		symbolizer_strings_grow(s);
-	uint64_t h = symbolizer_hash_bytes(str, len);
-	size_t mask = s->capstrings - 1;
-	size_t i = h & mask;
-	for (; s->strings[i].str != NULL; i = (i + 1) & mask) {
-		const char *e = s->strings[i].str;
-		if (s->strings[i].hash == h && strncmp(e, str, len) == 0 && e[len] == '\0')
-			return e;
-	}
-	char *p = symbolizer_chunk_alloc(s, len + 1);
-	memcpy(p, str, len);
-	p[len] = '\0';
-	s->strings[i].hash = h;
-	s->strings[i].str = p;
-	s->nstrings++;
-	s->string_bytes += len + 1;
-	return p;
+	return strpool_intern(s->strings, str, len);
 }
 
 /* --- demangling ------------------------------------------------------ */
@@ -1092,6 +1014,7 @@ static uint32_t symbolizer_resolve(struct symbolizer *s, struct sym_module *m, u
 struct symbolizer *symbolizer_new(void)
 {
 	struct symbolizer *s = xcalloc(1, sizeof *s);
+	s->strings = strpool_new();
 	elf_version(EV_CURRENT);
 	/* dwfl_begin fails only for lack of memory; without it every frame
 	 * still gets its module and offset (see symbolizer_module_open). */
@@ -1120,13 +1043,8 @@ void symbolizer_free(struct symbolizer *s)
 	free(s->active);
 	free(s->slots);
 	free(s->frames);
-	free(s->strings);
+	strpool_free(s->strings);
 	free(s->memo);
-	while (s->chunks != NULL) {
-		struct sym_chunk *next = s->chunks->next;
-		free(s->chunks);
-		s->chunks = next;
-	}
 	if (s->libstdcxx != NULL)
 		dlclose(s->libstdcxx);
 	free(s);
@@ -1185,7 +1103,7 @@ void symbolizer_get_stats(const struct symbolizer *s, struct symbolizer_stats *o
 		.modules_opened = opened,
 		.symbols = s->nsymbols,
 		.functions = s->nfunctions,
-		.strings = s->nstrings,
-		.string_bytes = s->string_bytes,
+		.strings = strpool_count(s->strings),
+		.string_bytes = strpool_bytes(s->strings),
 	};
 }
