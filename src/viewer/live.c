@@ -45,7 +45,6 @@ struct sample {
 };
 
 struct live {
-	const struct settings *s;
 	uint64_t now;
 
 	/* Heaps by role; one heap may hold several (see live_drop). */
@@ -107,8 +106,7 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* The last two components of PATH ("dir/file.c"), as the batch output. */
-static const char *short_path(const char *path)
+const char *live_short_path(const char *path)
 {
 	const char *last = strrchr(path, '/');
 	if (!last)
@@ -313,7 +311,6 @@ static void live_columns_from(struct live *lv, const struct settings *s)
 struct live *live_new(const struct settings *s)
 {
 	struct live *lv = xcalloc(1, sizeof *lv);
-	lv->s = s;
 	lv->model = model_new();
 	lv->tracebacks = model_new();
 	lv->lc = linecache_new();
@@ -459,9 +456,9 @@ char *live_location(const struct model_row *r, enum model_group g, char *buf, si
 	} else if (!f->file) {
 		snprintf(buf, n, "%s", f->module ? base_name(f->module) : "");
 	} else if (g == GROUP_FILE || g == GROUP_FUNCTION) {
-		snprintf(buf, n, "%s", short_path(f->file));
+		snprintf(buf, n, "%s", live_short_path(f->file));
 	} else {
-		snprintf(buf, n, "%s:%u", short_path(f->file), f->line);
+		snprintf(buf, n, "%s:%u", live_short_path(f->file), f->line);
 	}
 	return buf;
 }
@@ -518,9 +515,23 @@ void live_set_time(struct live *lv, uint64_t now_ms)
 	lv->now = now_ms;
 }
 
+/* Do A and B count the same allocations (so rows from one are the rows of
+ * the other)? */
+static int live_same_counts(const struct heap *a, const struct heap *b)
+{
+	const struct heap_info *x = heap_info(a), *y = heap_info(b);
+	return x->allocs == y->allocs && x->frees == y->frees &&
+	       x->total_bytes == y->total_bytes && x->live_bytes == y->live_bytes &&
+	       x->live_blocks == y->live_blocks && x->mark_ns == y->mark_ns &&
+	       x->final == y->final && heap_stack_count(a) == heap_stack_count(b);
+}
+
 unsigned live_set_heap(struct live *lv, struct heap *h)
 {
 	live_take(lv, h);
+	/* A program at rest: the rows are those on screen, nothing to compute. */
+	if (lv->shown && !lv->pending && live_same_counts(lv->shown, h))
+		return LIVE_REDRAW;
 	if (lv->shown && (lv->paused || lv->now < lv->hold_until)) {
 		lv->pending = 1;
 		return LIVE_REDRAW;
@@ -681,6 +692,17 @@ uint64_t live_history(const struct live *lv, int *levels, size_t ncols, int nlev
 		levels[c] = 0;
 		if (s->live > top)
 			top = s->live;
+	}
+	/* A column between two snapshots that none fell in (timer jitter)
+	 * holds the one before it. */
+	size_t last = ncols;
+	while (last > 0 && levels[last - 1] < 0)
+		last--;
+	for (size_t i = 1; i < last; i++) {
+		if (levels[i] < 0 && levels[i - 1] >= 0) {
+			levels[i] = 0;
+			col[i] = col[i - 1];
+		}
 	}
 	for (size_t i = 0; i < ncols; i++)
 		if (levels[i] >= 0 && top > 0)
@@ -926,7 +948,7 @@ unsigned live_exclude_selected(struct live *lv)
 		k++;
 	if (k == 3)
 		return live_set_message(lv, "nothing to exclude here");
-	const char *shown = k == 0 ? what[k] : k == 1 ? short_path(what[k]) : base_name(what[k]);
+	const char *shown = k == 0 ? what[k] : k == 1 ? live_short_path(what[k]) : base_name(what[k]);
 	char *name = xasprintf("exclude %s %s", kinds[k], shown);
 	char *pattern = pattern_escape(what[k]);
 	struct live_filter *nf = live_filter_add(lv, name, LIVE_FROM_KEYS);
@@ -956,6 +978,8 @@ unsigned live_toggle_diff(struct live *lv)
 		return flags;
 	}
 	lv->diff = 1;
+	free(lv->message);
+	lv->message = NULL;
 	lv->sort_before_diff = lv->sort == SORT_DELTA ? SORT_SIZE : lv->sort;
 	lv->sort = SORT_DELTA;
 	if (!lv->base)

@@ -104,7 +104,7 @@ struct live_rates {
 struct live;
 
 /* A live view with the options of S (sort, grouping, filters, interval,
- * --diff, view columns).  S must outlive it. */
+ * --diff, view columns, source paths), copied. */
 struct live *live_new(const struct settings *s);
 void live_free(struct live *lv);
 
@@ -113,7 +113,9 @@ void live_free(struct live *lv);
 /* The time now, in milliseconds of a monotonic clock. */
 void live_set_time(struct live *lv, uint64_t now_ms);
 /* A new snapshot (owned from now on).  Asks for a recompute unless paused
- * or held (then the rows wait and only the header changes). */
+ * or held (then the rows wait and only the header changes), or unless it
+ * counts the same allocations as the rows on screen (a program at rest
+ * costs no recompute). */
 unsigned live_set_heap(struct live *lv, struct heap *h);
 /* Set the mark at H (owned; it becomes the latest heap too), or at the
  * latest heap when H is NULL. */
@@ -171,6 +173,8 @@ int live_columns_parse(const char *list, enum live_column *cols, const char **ba
  * of N bytes, and its function (NULL when the grouping has none). */
 char *live_location(const struct model_row *r, enum model_group g, char *buf, size_t n);
 const char *live_function(const struct model_row *r, enum model_group g);
+/* The last two components of PATH ("dir/file.c"), as tables show files. */
+const char *live_short_path(const char *path);
 /* The source line of F (NULL: unknown or missing). */
 const char *live_source(struct live *lv, const struct heap_frame *f);
 

@@ -7,11 +7,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/xalloc.h"
 #include "viewer/agents.h"
 #include "viewer/batch.h"
+#include "viewer/live.h"
 #include "viewer/session.h"
 #include "viewer/settings.h"
+#include "viewer/ui/view.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -20,19 +25,51 @@ static void on_stop(int sig)
 	stop_requested = sig;
 }
 
-static int run(const struct settings *s)
+/* The live view's default for the program's output: a log file, so that
+ * it does not write over the screen (removed at the end when empty). */
+static char *default_log(struct settings *s)
+{
+	if (s->batch || s->output || s->mode == MODE_PID)
+		return NULL;
+	s->output = live_log_path(getpid());
+	return xstrdup(s->output);
+}
+
+static void finish_log(char *log)
+{
+	struct stat st;
+	if (log && stat(log, &st) == 0) {
+		if (st.st_size == 0)
+			unlink(log);
+		else
+			fprintf(stderr, "heaptop: the program's output is in %s\n", log);
+	}
+	free(log);
+}
+
+static int run(struct settings *s)
 {
 	char *cause = NULL;
 	int code = 0;
+	if (!s->batch && view_check(&cause) < 0) {
+		fprintf(stderr, "heaptop: %s\n", cause);
+		free(cause);
+		return 2;
+	}
+	char *log = default_log(s);
 	struct session *ss = session_open(s, &cause, &code);
 	if (!ss) {
 		fprintf(stderr, "heaptop: %s\n", cause);
 		free(cause);
+		finish_log(log);
 		return code;
 	}
-	/* The live view is a later front end; until then, tables. */
-	code = batch_run(s, ss, &stop_requested);
+	if (s->batch)
+		code = batch_run(s, ss, &stop_requested);
+	else
+		code = view_run(s, ss, &stop_requested);
 	session_close(ss);
+	finish_log(log);
 	return code;
 }
 
