@@ -6,7 +6,11 @@
  *  - by hand (heap_new, heap_add_stack): frames are copied at once, their
  *    strings interned in the heap.
  * Frames and strings are carved from chunks that never move, which is what
- * keeps them at the same address for the heap's whole life.
+ * keeps them at the same address for the heap's whole life.  Frames,
+ * chunks and strings belong to a store that every heap over one snapshot
+ * shares (struct heap_shared): a stack is symbolized once, however many
+ * heaps a live view makes of it, and the store lives as long as the last
+ * heap or holder that references it.
  */
 #include "config.h"
 
@@ -34,35 +38,39 @@ struct heap_chunk {
 	max_align_t data[]; /* cap bytes */
 };
 
-struct heap_stack {
-	struct heap_counter counter;
+/* The frames of one stack, by stack index. */
+struct heap_stack_frames {
 	const struct heap_frame *frames; /* NULL while not symbolized or none */
 	uint32_t nframes;
 	int ready; /* frames are final; 0 only for snapshot stacks not yet asked */
 };
 
-/* One interned string; str NULL marks an empty slot. */
-struct heap {
-	struct heap_info info;
-	struct heap_stack *stacks;
-	uint32_t nstacks;
-	size_t capstacks;
-
-	/* Where frames come from for stacks not ready yet. */
+struct heap_shared {
+	unsigned refs;
+	/* Where frames come from for stacks not ready yet; NULL by hand. */
 	const struct snapshot *snap;
 	struct symbolizer *sym;
+	struct heap_stack_frames *index;
+	size_t nindex;
 	struct heap_frame *scratch; /* frames of one stack being symbolized */
 	size_t capscratch;
+	struct heap_chunk *chunks;  /* newest first */
+	struct strpool *strings;    /* every string of info and frames, once */
+};
 
-	struct heap_chunk *chunks; /* newest first */
-	struct strpool *strings; /* every string of info and frames, once */
+struct heap {
+	struct heap_info info;
+	struct heap_counter *counters; /* by stack index */
+	uint32_t nstacks;
+	size_t capstacks;
+	struct heap_shared *sh;        /* one reference */
 };
 
 /* --- chunks (frames) and interned strings ---------------------------- */
 
 /* N bytes aligned to ALIGN (a power of two, at most max_align_t's), valid
- * until heap_free. */
-static void *heap_alloc(struct heap *h, size_t n, size_t align)
+ * as long as the store. */
+static void *heap_alloc(struct heap_shared *h, size_t n, size_t align)
 {
 	struct heap_chunk *c = h->chunks;
 	if (c != NULL) {
@@ -91,7 +99,7 @@ static void *heap_alloc(struct heap *h, size_t n, size_t align)
 
 const char *heap_intern(struct heap *h, const char *s, size_t len)
 {
-	return strpool_intern(h->strings, s, len);
+	return strpool_intern(h->sh->strings, s, len);
 }
 
 /* heap_intern for a C string that may be NULL (and stays NULL). */
@@ -100,24 +108,75 @@ static const char *heap_intern_opt(struct heap *h, const char *s)
 	return s != NULL ? heap_intern(h, s, strlen(s)) : NULL;
 }
 
+/* --- the shared store ----------------------------------------------- */
+
+struct heap_shared *heap_shared_new(const struct snapshot *s, struct symbolizer *sym)
+{
+	struct heap_shared *sh = xcalloc(1, sizeof *sh);
+	sh->refs = 1;
+	sh->snap = s;
+	sh->sym = sym;
+	sh->strings = strpool_new();
+	return sh;
+}
+
+void heap_shared_unref(struct heap_shared *sh)
+{
+	if (sh == NULL || --sh->refs > 0)
+		return;
+	while (sh->chunks != NULL) {
+		struct heap_chunk *next = sh->chunks->next;
+		free(sh->chunks);
+		sh->chunks = next;
+	}
+	strpool_free(sh->strings);
+	free(sh->index);
+	free(sh->scratch);
+	free(sh);
+}
+
+/* Room in the frame index for stacks 0 .. N-1. */
+static void shared_reserve(struct heap_shared *sh, size_t n)
+{
+	if (n <= sh->nindex)
+		return;
+	size_t cap = sh->nindex ? sh->nindex : 64;
+	while (cap < n)
+		cap = cap > SIZE_MAX / 2 ? n : cap * 2;
+	sh->index = xreallocarray(sh->index, cap, sizeof *sh->index);
+	memset(sh->index + sh->nindex, 0, (cap - sh->nindex) * sizeof *sh->index);
+	sh->nindex = cap;
+}
+
 /* --- building -------------------------------------------------------- */
 
 /* Room for N stacks in all. */
 static void heap_reserve(struct heap *h, size_t n)
 {
+	shared_reserve(h->sh, n);
 	if (n <= h->capstacks)
 		return;
 	size_t cap = h->capstacks ? h->capstacks : 64;
 	while (cap < n)
 		cap = cap > SIZE_MAX / 2 ? n : cap * 2;
-	h->stacks = xreallocarray(h->stacks, cap, sizeof *h->stacks);
+	h->counters = xreallocarray(h->counters, cap, sizeof *h->counters);
 	h->capstacks = cap;
+}
+
+/* An empty heap over store SH, taking a reference. */
+static struct heap *heap_over(struct heap_shared *sh)
+{
+	struct heap *h = xcalloc(1, sizeof *h);
+	sh->refs++;
+	h->sh = sh;
+	return h;
 }
 
 struct heap *heap_new(const struct heap_info *info)
 {
-	struct heap *h = xcalloc(1, sizeof *h);
-	h->strings = strpool_new();
+	struct heap_shared *sh = heap_shared_new(NULL, NULL);
+	struct heap *h = heap_over(sh);
+	heap_shared_unref(sh);
 	h->info = *info;
 	h->info.exe = heap_intern_opt(h, info->exe ? info->exe : "");
 	h->info.cmdline = heap_intern_opt(h, info->cmdline ? info->cmdline : "");
@@ -131,7 +190,7 @@ uint32_t heap_add_stack(struct heap *h, const struct heap_counter *counter,
 	struct heap_frame *copy = NULL;
 	/* No overflow: FRAMES already holds n * sizeof *copy bytes. */
 	if (n > 0)
-		copy = heap_alloc(h, n * sizeof *copy, alignof(struct heap_frame));
+		copy = heap_alloc(h->sh, n * sizeof *copy, alignof(struct heap_frame));
 	for (size_t i = 0; i < n; i++)
 		copy[i] = (struct heap_frame){
 			.function = heap_intern_opt(h, frames[i].function),
@@ -141,8 +200,9 @@ uint32_t heap_add_stack(struct heap *h, const struct heap_counter *counter,
 			.inlined = frames[i].inlined != 0,
 		};
 	uint32_t id = h->nstacks++;
-	h->stacks[id] = (struct heap_stack){ .counter = *counter, .frames = copy,
-					     .nframes = (uint32_t)n, .ready = 1 };
+	h->counters[id] = *counter;
+	h->sh->index[id] = (struct heap_stack_frames){ .frames = copy, .nframes = (uint32_t)n,
+						       .ready = 1 };
 	return id;
 }
 
@@ -176,28 +236,32 @@ static void heap_info_from(struct heap *h, const struct snapshot *s)
 	};
 }
 
-struct heap *heap_from_snapshot(const struct snapshot *s, struct symbolizer *sym)
+struct heap *heap_from_shared(struct heap_shared *sh)
 {
-	struct heap *h = xcalloc(1, sizeof *h);
-	h->strings = strpool_new();
+	struct heap *h = heap_over(sh);
+	const struct snapshot *s = sh->snap;
 	heap_info_from(h, s);
-	h->snap = s;
-	h->sym = sym;
 	/* Only counters are copied here: a live view makes a heap every
-	 * refresh, and symbolizing waits for the rows that are shown. */
+	 * refresh, and frames come from the store, made on first use. */
 	uint32_t n = snapshot_stack_count(s);
 	heap_reserve(h, n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct snapshot_counter c = snapshot_counter(s, i);
-		h->stacks[i] = (struct heap_stack){
-			.counter = { .live_bytes = c.live_bytes, .live_blocks = c.live_blocks,
-				     .total_bytes = c.total_bytes,
-				     .total_blocks = c.total_blocks,
-				     .born_bytes = c.born_bytes,
-				     .born_blocks = c.born_blocks },
+		h->counters[i] = (struct heap_counter){
+			.live_bytes = c.live_bytes, .live_blocks = c.live_blocks,
+			.total_bytes = c.total_bytes, .total_blocks = c.total_blocks,
+			.born_bytes = c.born_bytes, .born_blocks = c.born_blocks,
 		};
 	}
 	h->nstacks = n;
+	return h;
+}
+
+struct heap *heap_from_snapshot(const struct snapshot *s, struct symbolizer *sym)
+{
+	struct heap_shared *sh = heap_shared_new(s, sym);
+	struct heap *h = heap_from_shared(sh);
+	heap_shared_unref(sh);
 	return h;
 }
 
@@ -215,14 +279,8 @@ void heap_free(struct heap *h)
 {
 	if (h == NULL)
 		return;
-	while (h->chunks != NULL) {
-		struct heap_chunk *next = h->chunks->next;
-		free(h->chunks);
-		h->chunks = next;
-	}
-	strpool_free(h->strings);
-	free(h->stacks);
-	free(h->scratch);
+	heap_shared_unref(h->sh);
+	free(h->counters);
 	free(h);
 }
 
@@ -242,11 +300,11 @@ struct heap_counter heap_counter(const struct heap *h, uint32_t i)
 {
 	if (i >= h->nstacks)
 		return (struct heap_counter){ 0 };
-	return h->stacks[i].counter;
+	return h->counters[i];
 }
 
 /* Append the frames of one return address to the scratch array at *N. */
-static void heap_symbolize_pc(struct heap *h, uint64_t pc, size_t *n)
+static void heap_symbolize_pc(struct heap_shared *h, uint64_t pc, size_t *n)
 {
 	struct sym_frame f[HEAP_MAX_INLINE];
 	int k = symbolizer_lookup(h->sym, pc, 1, f, HEAP_MAX_INLINE);
@@ -263,9 +321,9 @@ static void heap_symbolize_pc(struct heap *h, uint64_t pc, size_t *n)
 
 /* Give snapshot stack I its frames: every pc (all are return addresses)
  * with its inline frames, innermost first. */
-static void heap_symbolize(struct heap *h, uint32_t i)
+static void heap_symbolize(struct heap_shared *h, uint32_t i)
 {
-	struct heap_stack *st = &h->stacks[i];
+	struct heap_stack_frames *st = &h->index[i];
 	unsigned depth;
 	const uint64_t *pcs = snapshot_stack(h->snap, i, &depth);
 	size_t n = 0;
@@ -286,8 +344,9 @@ size_t heap_frames(struct heap *h, uint32_t i, const struct heap_frame **frames)
 		*frames = NULL;
 		return 0;
 	}
-	if (!h->stacks[i].ready)
-		heap_symbolize(h, i);
-	*frames = h->stacks[i].frames;
-	return h->stacks[i].nframes;
+	struct heap_stack_frames *st = &h->sh->index[i];
+	if (!st->ready)
+		heap_symbolize(h->sh, i);
+	*frames = st->frames;
+	return st->nframes;
 }

@@ -60,6 +60,18 @@ struct heap;
  * (which must know S's modules; see heap_declare_modules).  S and SYM must
  * outlive the heap; later fetches into S are not seen by it. */
 struct heap *heap_from_snapshot(const struct snapshot *s, struct symbolizer *sym);
+/* What heaps over one snapshot share: each stack symbolized once, for
+ * all of them.  A live view keeps one and makes a heap from it each
+ * refresh, so only stacks new since the last refresh are symbolized. */
+struct heap_shared;
+/* A store for heaps over S symbolized through SYM (both must outlive it);
+ * the caller holds one reference. */
+struct heap_shared *heap_shared_new(const struct snapshot *s, struct symbolizer *sym);
+/* Drop a reference; the store goes with the last one (heaps hold one each). */
+void heap_shared_unref(struct heap_shared *sh);
+/* A heap over the last complete snapshot of SH's snapshot. */
+struct heap *heap_from_shared(struct heap_shared *sh);
+
 /* Tell SYM about every module S holds. */
 void heap_declare_modules(struct symbolizer *sym, const struct snapshot *s);
 

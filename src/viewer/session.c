@@ -33,6 +33,7 @@ struct session {
 	char *socket;
 	struct client *client;
 	struct snapshot *snap;
+	struct heap_shared *frames; /* stacks of snap, symbolized once for all heaps */
 	struct snapshot *final_snap;
 	struct symbolizer *sym;
 	uint32_t declared_gen; /* module generation the symbolizer knows */
@@ -136,6 +137,7 @@ struct session *session_open(const struct settings *s, char **cause, int *exit_c
 	ss->socket = client_default_socket_path(ss->pid);
 	ss->snap = snapshot_new();
 	ss->sym = symbolizer_new();
+	ss->frames = heap_shared_new(ss->snap, ss->sym);
 	if (connect_agent(ss, cause) < 0 && !ss->launch) {
 		char *c = *cause;
 		*cause = xasprintf("%s; is process %d running with the agent? Start one "
@@ -184,7 +186,7 @@ struct heap *session_heap(struct session *ss)
 {
 	if (!snapshot_completed(ss->snap))
 		return NULL;
-	return heap_from_snapshot(ss->snap, ss->sym);
+	return heap_from_shared(ss->frames);
 }
 
 int session_ended(struct session *ss, int *status)
@@ -238,6 +240,7 @@ void session_close(struct session *ss)
 		return;
 	client_close(ss->client);
 	launch_free(ss->launch);
+	heap_shared_unref(ss->frames);
 	snapshot_free(ss->snap);
 	snapshot_free(ss->final_snap);
 	symbolizer_free(ss->sym);

@@ -317,6 +317,44 @@ START_TEST(test_from_snapshot)
 }
 END_TEST
 
+/* Heaps from one shared store symbolize each stack once between them, and
+ * a heap's frames outlive the heap that made them while the store lives. */
+START_TEST(test_shared_frames)
+{
+	struct ht_writer w;
+	ht_writer_init(&w, buf, sizeof buf);
+	put_snapshot(&w, 1, "/usr/bin/prog", 0, 12, 12, 1, 0);
+	ck_assert(!w.overflow);
+	struct snapshot *s = load(buf, w.len, NULL);
+	struct symbolizer *sym = symbolizer_new();
+	heap_declare_modules(sym, s);
+	struct heap_shared *sh = heap_shared_new(s, sym);
+	struct symbolizer_stats st;
+
+	struct heap *a = heap_from_shared(sh);
+	const struct heap_frame *fa, *fb;
+	ck_assert_uint_eq(heap_frames(a, 3, &fa), 3);
+	symbolizer_get_stats(sym, &st);
+	ck_assert_uint_eq(st.lookups, 3);
+	heap_free(a); /* the store keeps its frames */
+
+	struct heap *b = heap_from_shared(sh);
+	ck_assert_uint_eq(heap_counter(b, 3).live_bytes, 300);
+	ck_assert_uint_eq(heap_frames(b, 3, &fb), 3);
+	ck_assert_ptr_eq(fb, fa);
+	symbolizer_get_stats(sym, &st);
+	ck_assert_uint_eq(st.lookups, 3); /* not symbolized again */
+
+	/* The holder may let go first: the heap keeps the store alive. */
+	heap_shared_unref(sh);
+	ck_assert_uint_eq(heap_frames(b, 10, &fb), 2);
+	ck_assert_str_eq(fb[0].module, MODULE_PATH);
+	heap_free(b);
+	symbolizer_free(sym);
+	snapshot_free(s);
+}
+END_TEST
+
 /* A heap is a frozen view: later snapshots into S change nothing in it. */
 START_TEST(test_snapshot_frozen)
 {
@@ -382,6 +420,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_from_empty_snapshot);
 	tcase_add_test(tc, test_from_snapshot);
 	tcase_add_test(tc, test_snapshot_frozen);
+	tcase_add_test(tc, test_shared_frames);
 	suite_add_tcase(su, tc);
 	return su;
 }
