@@ -34,6 +34,13 @@ expect_eq "fp: strdup's blocks end the walk at __strdup" \
 expect_eq "same live bytes at exit" "$(globals_field live_bytes "$HT_TMP/fp.txt")" \
 	"$(globals_field live_bytes "$HT_TMP/libunwind.txt")"
 
+# heaptop --unwind fp asks the agent for it, and the agent says it used it.
+json=$("$HT_HEAPTOP" -b --unwind fp --format json -l 1 -- "$wl" exit 2>/dev/null | tail -n 1)
+expect_eq "heaptop --unwind fp: the agent walked frame pointers" \
+	"$(echo "$json" | grep -o '"unwind":"[a-z]*"')" '"unwind":"fp"'
+expect_eq "heaptop --unwind fp: site_malloc first" \
+	"$(echo "$json" | grep -o '"function":"[a-z_]*"' | head -n 1)" '"function":"site_malloc"'
+
 # Programs without frame pointers: no crash, same output.
 require_tool sqlite3
 sql="CREATE TABLE t(a INTEGER, b TEXT);

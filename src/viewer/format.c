@@ -568,6 +568,11 @@ static void json_process(FILE *out, const struct heap_info *info)
 		fprintf(out, "%" PRIu64, info->sample_bytes);
 	else
 		fputs("null", out);
+	if (info)
+		fprintf(out, ",\"unwind\":\"%s\"",
+			info->agent_flags & HT_AGENT_FRAME_POINTERS ? "fp" : "libunwind");
+	else
+		fputs(",\"unwind\":null", out);
 }
 
 static void json_totals(FILE *out, const struct format_table *t)

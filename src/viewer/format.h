@@ -33,7 +33,7 @@
  *   {"pid":1234,"exe":"/bin/prog","cmdline":"prog args",
  *    "time":"2026-11-21T14:00:03Z","time_ns":N,"seq":N,
  *    "final":false,"exit_status":null,"group_by":"line",
- *    "sampled":false,"sample_bytes":null,
+ *    "sampled":false,"sample_bytes":null,"unwind":"libunwind",
  *    "total":{"size":N,"count":N},
  *    "base_total":{"size":N,"count":N},            (only with a base)
  *    "peak":N,"live":{"size":N,"count":N},

@@ -83,13 +83,15 @@ static int connect_agent(struct session *ss, char **cause)
 	}
 }
 
-static char **agent_env(const struct settings *s, char *buf[3])
+static char **agent_env(const struct settings *s, char *buf[4])
 {
 	int n = 0;
 	if (s->depth)
 		buf[n++] = xasprintf("HEAPTOP_DEPTH=%u", s->depth);
 	if (s->sample)
 		buf[n++] = xasprintf("HEAPTOP_SAMPLE=%llu", (unsigned long long)s->sample);
+	if (s->frame_pointers)
+		buf[n++] = xstrdup("HEAPTOP_UNWIND=fp");
 	buf[n] = NULL;
 	return buf;
 }
@@ -105,7 +107,7 @@ static struct launch *start(const struct settings *s, char **cause)
 	}
 	char *agent = find_file("HEAPTOP_AGENT", ".libs/libheaptop.so",
 				HEAPTOP_PKGLIBDIR "/libheaptop.so");
-	char *env[3];
+	char *env[4];
 	struct launch_options lo = {
 		.agent = agent,
 		.output = s->output,

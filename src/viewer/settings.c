@@ -196,6 +196,14 @@ static int set_columns(struct settings *s, const char *v, char **cause)
 	return 0;
 }
 
+static int set_unwind(struct settings *s, const char *v, char **cause)
+{
+	if (strcmp(v, "fp") != 0 && strcmp(v, "libunwind") != 0)
+		return bad(cause, "unwind", v, "libunwind or fp");
+	s->frame_pointers = strcmp(v, "fp") == 0;
+	return 0;
+}
+
 static int add_source_dir(struct settings *s, const char *v, char **cause)
 {
 	strv_push(&s->source_dirs, v);
@@ -251,6 +259,7 @@ static const struct config_key {
 	{ "view", "preview", set_preview },
 	{ "agent", "depth", set_depth },
 	{ "agent", "sample", set_sample },
+	{ "agent", "unwind", set_unwind },
 	{ "source", "dir", add_source_dir },
 	{ "source", "substitute", add_substitute },
 };
@@ -356,7 +365,7 @@ static int load_config(struct settings *s, const char *explicit, char **cause)
 
 enum {
 	OPT_ALL_FRAMES = 256, OPT_NO_SKIP_SYSTEM, OPT_DIFF, OPT_FORMAT, OPT_DEPTH,
-	OPT_SAMPLE, OPT_CONFIG, OPT_SOURCE_DIR, OPT_SUBSTITUTE, OPT_OUTPUT, OPT_DEMO,
+	OPT_SAMPLE, OPT_UNWIND, OPT_CONFIG, OPT_SOURCE_DIR, OPT_SUBSTITUTE, OPT_OUTPUT, OPT_DEMO,
 	OPT_BASE, OPT_COLOR,
 };
 
@@ -379,6 +388,7 @@ static const struct option long_options[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "depth", required_argument, NULL, OPT_DEPTH },
 	{ "sample", required_argument, NULL, OPT_SAMPLE },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "source-dir", required_argument, NULL, OPT_SOURCE_DIR },
 	{ "substitute-path", required_argument, NULL, OPT_SUBSTITUTE },
@@ -420,6 +430,7 @@ static void usage(void)
 	      "      --format FORMAT      pretty, stats or json\n"
 	      "      --depth N            frames the agent records (1-256)\n"
 	      "      --sample BYTES       sample one allocation per BYTES on average\n"
+	      "      --unwind METHOD      libunwind (default) or fp (frame pointers)\n"
 	      "      --config FILE        read settings from FILE\n"
 	      "      --source-dir DIR     look for source files in DIR too\n"
 	      "      --substitute-path FROM=TO  read sources under FROM from TO\n"
@@ -441,6 +452,7 @@ static int apply_option(struct settings *s, int ch, const char *arg, char **caus
 		{ 'g', set_group }, { 's', set_sort }, { 'x', add_exclude },
 		{ 'i', add_include }, { 'k', add_skip }, { OPT_FORMAT, set_format },
 		{ OPT_DEPTH, set_depth }, { OPT_SAMPLE, set_sample },
+		{ OPT_UNWIND, set_unwind },
 		{ OPT_SOURCE_DIR, add_source_dir }, { OPT_SUBSTITUTE, add_substitute },
 		{ OPT_COLOR, set_color },
 	};

@@ -736,7 +736,7 @@ START_TEST(test_json_lines)
 		"{\"pid\":1234,\"exe\":\"/usr/bin/app\",\"cmdline\":\"./app --big\","
 		"\"time\":\"2026-11-21T14:00:03Z\",\"time_ns\":1795269603000000000,\"seq\":7,"
 		"\"final\":false,\"exit_status\":null,\"group_by\":\"line\","
-		"\"sampled\":false,\"sample_bytes\":null,"
+		"\"sampled\":false,\"sample_bytes\":null,\"unwind\":\"libunwind\","
 		"\"total\":{\"size\":10693710,\"count\":2615},"
 		"\"peak\":20971520,\"live\":{\"size\":10693710,\"count\":2615},"
 		"\"rows\":["
@@ -761,7 +761,7 @@ START_TEST(test_json_diff_traceback)
 	struct format_table t = fixture_table(&x, GROUP_TRACEBACK, -1, 1);
 	x.info.final = 1;
 	x.info.exit_status = 3;
-	x.info.agent_flags = HT_AGENT_SAMPLED;
+	x.info.agent_flags = HT_AGENT_SAMPLED | HT_AGENT_FRAME_POINTERS;
 	x.info.sample_bytes = 524288;
 	t.lc = NULL;
 	char *got = print_to_string(FORMAT_JSON, &t);
@@ -769,7 +769,7 @@ START_TEST(test_json_diff_traceback)
 		"{\"pid\":1234,\"exe\":\"/usr/bin/app\",\"cmdline\":\"./app --big\","
 		"\"time\":\"2026-11-21T14:00:03Z\",\"time_ns\":1795269603000000000,\"seq\":7,"
 		"\"final\":true,\"exit_status\":3,\"group_by\":\"traceback\","
-		"\"sampled\":true,\"sample_bytes\":524288,"
+		"\"sampled\":true,\"sample_bytes\":524288,\"unwind\":\"fp\","
 		"\"total\":{\"size\":10693710,\"count\":2615},"
 		"\"base_total\":{\"size\":5247904,\"count\":1285},"
 		"\"peak\":20971520,\"live\":{\"size\":10693710,\"count\":2615},"
@@ -835,7 +835,8 @@ START_TEST(test_json_groups_and_escapes)
 	char *want = xasprintf(
 		"{\"pid\":null,\"exe\":null,\"cmdline\":null,\"time\":null,\"time_ns\":null,"
 		"\"seq\":null,\"final\":false,\"exit_status\":null,\"group_by\":\"line\","
-		"\"sampled\":false,\"sample_bytes\":null,\"total\":{\"size\":10,\"count\":1},"
+		"\"sampled\":false,\"sample_bytes\":null,\"unwind\":null,"
+		"\"total\":{\"size\":10,\"count\":1},"
 		"\"peak\":null,\"live\":null,\"rows\":[{\"file\":\"%s\",\"line\":1,"
 		"\"function\":\"op\\\"er\\ufffd\",\"module\":\"/lib/\xc3\xa9.so\",\"size\":10,"
 		"\"count\":1,\"allocated\":20,\"allocations\":2,"
