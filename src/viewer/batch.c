@@ -36,11 +36,7 @@ static void printer_init(struct printer *p, const struct settings *s)
 	if (s->diff)
 		p->opts.sort = SORT_DELTA;
 	p->model = model_new();
-	p->lc = linecache_new();
-	for (size_t i = 0; i < s->subst_from.n; i++)
-		linecache_add_substitution(p->lc, s->subst_from.v[i], s->subst_to.v[i]);
-	for (size_t i = 0; i < s->source_dirs.n; i++)
-		linecache_add_source_dir(p->lc, s->source_dirs.v[i]);
+	p->lc = settings_linecache(s);
 }
 
 static void printer_free(struct printer *p)

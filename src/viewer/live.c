@@ -313,11 +313,7 @@ struct live *live_new(const struct settings *s)
 	struct live *lv = xcalloc(1, sizeof *lv);
 	lv->model = model_new();
 	lv->tracebacks = model_new();
-	lv->lc = linecache_new();
-	for (size_t i = 0; i < s->subst_from.n; i++)
-		linecache_add_substitution(lv->lc, s->subst_from.v[i], s->subst_to.v[i]);
-	for (size_t i = 0; i < s->source_dirs.n; i++)
-		linecache_add_source_dir(lv->lc, s->source_dirs.v[i]);
+	lv->lc = settings_linecache(s);
 	lv->group = s->group;
 	lv->sort = lv->sort_before_diff = s->sort;
 	lv->reverse = s->reverse;

@@ -13,6 +13,7 @@
 
 #include "common/xalloc.h"
 #include "viewer/format.h"
+#include "viewer/linecache.h"
 #include "viewer/live.h"
 #include "viewer/settings.h"
 
@@ -636,6 +637,16 @@ void settings_model_options(const struct settings *s, struct model_options *o,
 		.exclude = exclude->n ? strv_array(exclude) : NULL,
 		.skip = skip->n ? strv_array(skip) : NULL,
 	};
+}
+
+struct linecache *settings_linecache(const struct settings *s)
+{
+	struct linecache *lc = linecache_new();
+	for (size_t i = 0; i < s->subst_from.n; i++)
+		linecache_add_substitution(lc, s->subst_from.v[i], s->subst_to.v[i]);
+	for (size_t i = 0; i < s->source_dirs.n; i++)
+		linecache_add_source_dir(lc, s->source_dirs.v[i]);
+	return lc;
 }
 
 void settings_free(struct settings *s)

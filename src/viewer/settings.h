@@ -75,6 +75,9 @@ int settings_read_config(struct settings *s, const char *file, char **cause);
  * options point into them. */
 void settings_model_options(const struct settings *s, struct model_options *o,
 			    struct strv *include, struct strv *exclude, struct strv *skip);
+struct linecache;
+/* A line cache that looks where S says (--source-dir, --substitute-path). */
+struct linecache *settings_linecache(const struct settings *s);
 /* Parse a size such as 524288, 512K, 512KiB, 1M, 2GiB. -1 when invalid. */
 int settings_parse_bytes(const char *text, uint64_t *out);
 void settings_free(struct settings *s);

@@ -703,13 +703,10 @@ struct heap *snapfile_load_any(const char *path, struct symbolizer *sym,
 		free(buf);
 		return h;
 	}
-	struct snapshot *s = snapshot_new();
-	int r = snapshot_load_buffer(s, buf, len, path, cause);
+	struct snapshot *s = snapshot_from_buffer(buf, len, path, cause);
 	free(buf);
-	if (r < 0) {
-		snapshot_free(s);
+	if (!s)
 		return NULL;
-	}
 	heap_declare_modules(sym, s);
 	*raw = s;
 	return heap_from_snapshot(s, sym);

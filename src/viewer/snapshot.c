@@ -446,19 +446,24 @@ int snapshot_load_buffer(struct snapshot *s, const void *buf, size_t len,
 	return 0;
 }
 
+struct snapshot *snapshot_from_buffer(const void *buf, size_t len, const char *name,
+				      char **cause)
+{
+	struct snapshot *s = snapshot_new();
+	if (snapshot_load_buffer(s, buf, len, name, cause) == 0)
+		return s;
+	snapshot_free(s);
+	return NULL;
+}
+
 struct snapshot *snapshot_load_file(const char *path, char **cause)
 {
 	size_t len;
 	uint8_t *buf = readfile(path, &len, cause);
 	if (!buf)
 		return NULL;
-	struct snapshot *s = snapshot_new();
-	int r = snapshot_load_buffer(s, buf, len, path, cause);
+	struct snapshot *s = snapshot_from_buffer(buf, len, path, cause);
 	free(buf);
-	if (r < 0) {
-		snapshot_free(s);
-		return NULL;
-	}
 	return s;
 }
 

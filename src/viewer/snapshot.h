@@ -75,6 +75,10 @@ int snapshot_in_progress(const struct snapshot *s);
  * set otherwise.  NAME prefixes the cause ("NAME: truncated at byte N"). */
 int snapshot_load_buffer(struct snapshot *s, const void *buf, size_t len,
 			 const char *name, char **cause);
+/* A new snapshot from the LEN bytes at BUF, a complete frame stream; NULL
+ * with *CAUSE set (prefixed with NAME) otherwise. */
+struct snapshot *snapshot_from_buffer(const void *buf, size_t len, const char *name,
+				      char **cause);
 /* Read the frame-stream file PATH (such as the agent's live-at-exit file)
  * into a new snapshot; NULL with *CAUSE set when it cannot be read or does
  * not hold a complete snapshot. */
