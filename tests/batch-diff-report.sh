@@ -8,15 +8,7 @@ set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/batch-lib.sh"
 
-A=$(line_of site_a)
-B=$(line_of site_b)
-C=$(line_of site_c)
 G=$(line_of site_grow)
-R=$(line_of recurse_alloc)
-S=$(line_of site_strdup)
-XM=$(line_of xmalloc wl_batch_util.c)
-UA=$(line_of util_alloc wl_batch_util.c)
-UC=$(line_of util_calloc wl_batch_util.c)
 
 rows_stats="workloads/wl_batch.c:$A: size=16.0 KiB, count=4, average=4096 B
 workloads/wl_batch.c:$C: size=8000 B, count=1, average=8000 B
@@ -76,27 +68,11 @@ out=$HT_TMP/pdiff.txt
 diff_pid pretty "$out"
 expect_eq "--diff -p pretty: exit status" "$HT_RC" 0
 expect_eq "--diff -p pretty: tables" "$(table_count "$out")" 4
-rows_pretty="#1: workloads/wl_batch.c:$A: 16.0 KiB
-    wl_hold(malloc(4096)); /* @site_a */
-#2: workloads/wl_batch.c:$C: 7.8 KiB
-    wl_hold(malloc(8000)); /* @site_c */
-#3: workloads/wl_batch_util.c:$XM: 5.8 KiB
-    void *p = malloc(n); /* @xmalloc */
-#4: workloads/wl_batch_util.c:$UA: 3.1 KiB
-    wl_hold(malloc(640)); /* @util_alloc */
-#5: workloads/wl_batch_util.c:$UC: 1.8 KiB
-    wl_hold(calloc(1, 900)); /* @util_calloc */
-#6: workloads/wl_batch.c:$R: 1.0 KiB
-    wl_hold(malloc(256)); /* @recurse_alloc */
-#7: workloads/wl_batch.c:$B: 1.0 KiB
-    wl_hold(malloc(100)); /* @site_b */
-#8: workloads/wl_batch.c:$S: 0.3 KiB
-    wl_hold(strdup(text)); /* @site_strdup */"
 expect_text "--diff -p pretty: the first table has no changes" "$(table_n 1 "$out")" "Top 8 lines
-$rows_pretty
+$WL_BATCH_PRETTY_ROWS
 Total allocated size: 36.7 KiB"
 # The same rows unchanged, one place down (site_grow comes first).
-rows_unchanged=$(sed -e 's/^\(#[0-9]*: .* KiB\)$/\1 (+0.0 KiB)/' <<<"$rows_pretty" |
+rows_unchanged=$(sed -e 's/^\(#[0-9]*: .* KiB\)$/\1 (+0.0 KiB)/' <<<"$WL_BATCH_PRETTY_ROWS" |
 	awk '/^#/ { sub(/^#[0-9]+/, "#" (++n + 1)) } { print }')
 grown=0
 for t in 2 3 4; do
@@ -105,7 +81,7 @@ for t in 2 3 4; do
 	k=$(sed -n "s|^#1: workloads/wl_batch.c:$G: \\([0-9]*\\)\\.0 KiB .*|\\1|p" <<<"$table")
 	if [ -z "$k" ]; then
 		expect_text "--diff -p pretty: table $t (no site_grow yet)" "$table" "Top 8 lines
-$(sed -e 's/^\(#[0-9]*: .* KiB\)$/\1 (+0.0 KiB)/' <<<"$rows_pretty")
+$(sed -e 's/^\(#[0-9]*: .* KiB\)$/\1 (+0.0 KiB)/' <<<"$WL_BATCH_PRETTY_ROWS")
 Total allocated size: 36.7 KiB (+0.0 KiB)"
 		continue
 	fi

@@ -9,16 +9,8 @@ set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/batch-lib.sh"
 
-A=$(line_of site_a)
-B=$(line_of site_b)
-C=$(line_of site_c)
-R=$(line_of recurse_alloc)
-S=$(line_of site_strdup)
 X1=$(line_of xcall1)
 X2=$(line_of xcall2)
-XM=$(line_of xmalloc wl_batch_util.c)
-UA=$(line_of util_alloc wl_batch_util.c)
-UC=$(line_of util_calloc wl_batch_util.c)
 
 # Each site as "FILE:LINE SIZE/COUNT" (rows() below prints them).
 declare -A site=(

@@ -8,32 +8,7 @@ set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/batch-lib.sh"
 
-A=$(line_of site_a)
-B=$(line_of site_b)
-C=$(line_of site_c)
-R=$(line_of recurse_alloc)
-S=$(line_of site_strdup)
 CH=$(line_of site_churn)
-XM=$(line_of xmalloc wl_batch_util.c)
-UA=$(line_of util_alloc wl_batch_util.c)
-UC=$(line_of util_calloc wl_batch_util.c)
-
-rows_pretty="#1: workloads/wl_batch.c:$A: 16.0 KiB
-    wl_hold(malloc(4096)); /* @site_a */
-#2: workloads/wl_batch.c:$C: 7.8 KiB
-    wl_hold(malloc(8000)); /* @site_c */
-#3: workloads/wl_batch_util.c:$XM: 5.8 KiB
-    void *p = malloc(n); /* @xmalloc */
-#4: workloads/wl_batch_util.c:$UA: 3.1 KiB
-    wl_hold(malloc(640)); /* @util_alloc */
-#5: workloads/wl_batch_util.c:$UC: 1.8 KiB
-    wl_hold(calloc(1, 900)); /* @util_calloc */
-#6: workloads/wl_batch.c:$R: 1.0 KiB
-    wl_hold(malloc(256)); /* @recurse_alloc */
-#7: workloads/wl_batch.c:$B: 1.0 KiB
-    wl_hold(malloc(100)); /* @site_b */
-#8: workloads/wl_batch.c:$S: 0.3 KiB
-    wl_hold(strdup(text)); /* @site_strdup */"
 
 rows_stats="workloads/wl_batch.c:$A: size=16.0 KiB, count=4, average=4096 B
 workloads/wl_batch.c:$C: size=8000 B, count=1, average=8000 B
@@ -97,7 +72,7 @@ check_tables "$out" pretty
 final=$(final_table "$out")
 expect_match "pretty: header" "$(head -n 1 <<<"$final")" "$(final_header_re 7 'run 7')"
 expect_text "pretty: final table" "$(tail -n +2 <<<"$final")" "Top 8 lines
-$rows_pretty
+$WL_BATCH_PRETTY_ROWS
 Total allocated size: 36.7 KiB"
 
 echo "== stats"

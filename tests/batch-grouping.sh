@@ -6,21 +6,13 @@ set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/batch-lib.sh"
 
-A=$(line_of site_a)
-B=$(line_of site_b)
-C=$(line_of site_c)
-R=$(line_of recurse_alloc)
 RC=$(line_of recurse_call)
-S=$(line_of site_strdup)
 CH=$(line_of site_churn)
 X1=$(line_of xcall1)
 X2=$(line_of xcall2)
 MA=$(line_of main_site_a)
 MR=$(line_of main_recurse)
 MX1=$(line_of main_xcall1)
-XM=$(line_of xmalloc wl_batch_util.c)
-UA=$(line_of util_alloc wl_batch_util.c)
-UC=$(line_of util_calloc wl_batch_util.c)
 
 # The stats row of each line site, by a name for it.
 declare -A row=(

@@ -32,6 +32,35 @@ line_of() {
 	echo "$n"
 }
 
+# Lines of wl_batch's sites that every batch test refers to.
+A=$(line_of site_a)
+B=$(line_of site_b)
+C=$(line_of site_c)
+R=$(line_of recurse_alloc)
+S=$(line_of site_strdup)
+XM=$(line_of xmalloc wl_batch_util.c)
+UA=$(line_of util_alloc wl_batch_util.c)
+UC=$(line_of util_calloc wl_batch_util.c)
+
+# The rows of wl_batch's live-at-exit table in the pretty format (the
+# default -l 10 shows all eight).
+WL_BATCH_PRETTY_ROWS="#1: workloads/wl_batch.c:$A: 16.0 KiB
+    wl_hold(malloc(4096)); /* @site_a */
+#2: workloads/wl_batch.c:$C: 7.8 KiB
+    wl_hold(malloc(8000)); /* @site_c */
+#3: workloads/wl_batch_util.c:$XM: 5.8 KiB
+    void *p = malloc(n); /* @xmalloc */
+#4: workloads/wl_batch_util.c:$UA: 3.1 KiB
+    wl_hold(malloc(640)); /* @util_alloc */
+#5: workloads/wl_batch_util.c:$UC: 1.8 KiB
+    wl_hold(calloc(1, 900)); /* @util_calloc */
+#6: workloads/wl_batch.c:$R: 1.0 KiB
+    wl_hold(malloc(256)); /* @recurse_alloc */
+#7: workloads/wl_batch.c:$B: 1.0 KiB
+    wl_hold(malloc(100)); /* @site_b */
+#8: workloads/wl_batch.c:$S: 0.3 KiB
+    wl_hold(strdup(text)); /* @site_strdup */"
+
 # ht_run OUT [ARGS...]: run heaptop ARGS (under timeout) with its stdout in
 # OUT and its stderr in OUT.err, show both in the log, and set HT_RC to its
 # exit status.  Never fails by itself: the caller checks HT_RC.

@@ -75,14 +75,6 @@ expect_eq "json: frames up to main (function, line, module is wl_inline)" \
 	"[[[\"inl_alloc\", $IM, true], [\"caller_one\", $I1, true], [\"main\", $M1, true]], [[\"inl_alloc\", $IM, true], [\"caller_two\", $I2, true], [\"main\", $M2, true]]]"
 
 echo "== a stripped binary with its debug file beside it"
-A=$(line_of site_a)
-B=$(line_of site_b)
-C=$(line_of site_c)
-R=$(line_of recurse_alloc)
-S=$(line_of site_strdup)
-XM=$(line_of xmalloc wl_batch_util.c)
-UA=$(line_of util_alloc wl_batch_util.c)
-UC=$(line_of util_calloc wl_batch_util.c)
 rows_stats="workloads/wl_batch.c:$A: size=16.0 KiB, count=4, average=4096 B
 workloads/wl_batch.c:$C: size=8000 B, count=1, average=8000 B
 workloads/wl_batch_util.c:$XM: size=5900 B, count=5, average=1180 B
