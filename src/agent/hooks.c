@@ -66,6 +66,7 @@ static int core_ready;
 static int init_lock;
 static int64_t live_flushed;   /* sum of the threads' flushed deltas */
 static unsigned next_stripe;
+static int sampling;           /* agent_settings.sample != 0, once known */
 static pthread_key_t exit_key;
 
 /* dlsym may allocate before any allocator is known: serve those requests
@@ -149,6 +150,7 @@ static void core_init(void)
 		modules_init();
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		pthread_key_create(&exit_key, thread_exit);
+		sampling = agent_settings.sample != 0;
 		__atomic_store_n(&core_ready, 1, __ATOMIC_RELEASE);
 	}
 	lock_release(&init_lock);
@@ -232,10 +234,12 @@ static unsigned walk_frame_pointers(uintptr_t *pcs)
 {
 	const uintptr_t *fp = __builtin_frame_address(0);
 	unsigned n = 0, max = agent_settings.depth;
+	/* In locals: the stores to PCS could alias ts and force reloads. */
+	const uintptr_t lo = ts.stack_lo, hi = ts.stack_hi - 2 * sizeof *fp;
 	int ours = 1; /* still in the agent's own frames */
 	while (n < max) {
 		uintptr_t at = (uintptr_t)fp;
-		if ((at & 7) || at < ts.stack_lo || at > ts.stack_hi - 2 * sizeof *fp)
+		if ((at & 7) || at < lo || at > hi)
 			break;
 		uintptr_t ret = fp[1], next = fp[0];
 		if (ret < 4096)
@@ -268,11 +272,19 @@ static unsigned capture(uintptr_t *pcs)
  * subtraction, and their free a byte load from sampled_filter, a counting
  * filter of the addresses of sampled blocks.
  */
-static uint8_t sampled_filter[1 << 16];
+#define FILTER_SLOTS (1u << 14)
+static uint8_t sampled_filter[FILTER_SLOTS / 2]; /* 4-bit counters: 8 KiB */
 
 static unsigned filter_slot(uintptr_t p)
 {
-	return (unsigned)(((uint64_t)(p >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 48);
+	return (unsigned)(((uint64_t)(p >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 50);
+}
+
+/* Whether a sampled block may live at P (never a false no). */
+static int maybe_sampled(uintptr_t p)
+{
+	unsigned slot = filter_slot(p);
+	return __atomic_load_n(&sampled_filter[slot >> 1], __ATOMIC_RELAXED) >> (slot & 1) * 4 & 0xf;
 }
 
 static double uniform(void)
@@ -348,16 +360,21 @@ static void credit(unsigned stripe, const struct ptrmap_rec *r)
 
 static void filter_add(uintptr_t p, int delta)
 {
-	uint8_t *f = &sampled_filter[filter_slot(p)];
+	unsigned slot = filter_slot(p), shift = (slot & 1) * 4;
+	uint8_t *f = &sampled_filter[slot >> 1];
 	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
-	/* A saturated slot stays so: it only costs lookups. */
-	while (v != UINT8_MAX && !(delta < 0 && v == 0) &&
-	       !__atomic_compare_exchange_n(f, &v, (uint8_t)(v + delta), 1,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	for (;;) {
+		unsigned n = v >> shift & 0xf;
+		/* A saturated counter stays so: it only costs lookups. */
+		if (n == 0xf || (delta < 0 && n == 0))
+			return;
+		uint8_t w = (uint8_t)((v & ~(0xf << shift)) | (unsigned)((int)n + delta) << shift);
+		if (__atomic_compare_exchange_n(f, &v, w, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return;
+	}
 }
 
-static void record_alloc(void *p, size_t size)
+static __attribute__((noinline)) void record_alloc_slow(void *p, size_t size)
 {
 	if (!p || ts.busy)
 		return;
@@ -390,13 +407,26 @@ static void record_alloc(void *p, size_t size)
 	errno = saved_errno;
 }
 
+/* Record block P of SIZE bytes.  In sampling mode most blocks hold no
+ * sample point: for them this is a subtraction, inline in the hook. */
+static inline __attribute__((always_inline)) void record_alloc(void *p, size_t size)
+{
+	if (__atomic_load_n(&sampling, __ATOMIC_RELAXED) && p && !ts.busy) {
+		int64_t left = ts.countdown - (int64_t)size;
+		if (left > 0) {
+			ts.countdown = left;
+			return;
+		}
+	}
+	record_alloc_slow(p, size);
+}
+
 /* Forget P; returns 1 when it was tracked, with its record. */
 static int forget(void *p, struct ptrmap_rec *r)
 {
 	if (!p || ts.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
 		return 0;
-	if (agent_settings.sample &&
-	    !__atomic_load_n(&sampled_filter[filter_slot((uintptr_t)p)], __ATOMIC_RELAXED))
+	if (agent_settings.sample && !maybe_sampled((uintptr_t)p))
 		return 0; /* never sampled: no lookup */
 	ts.busy++;
 	int found = ptrmap_remove((uintptr_t)p, r);
@@ -454,7 +484,7 @@ EXPORT void *calloc(size_t n, size_t size)
 	return p;
 }
 
-EXPORT void free(void *p)
+static __attribute__((noinline)) void free_traced(void *p)
 {
 	if (!p || in_arena(p))
 		return;
@@ -466,6 +496,19 @@ EXPORT void free(void *p)
 	real.free(p);
 	ts.busy--;
 	errno = saved_errno;
+}
+
+/* In sampling mode most frees are of blocks the filter says were never
+ * sampled: those go straight to the next allocator, with no frame of ours
+ * (a free that reached the hooks again would count nothing twice). */
+EXPORT void free(void *p)
+{
+	if (__atomic_load_n(&sampling, __ATOMIC_RELAXED) && !maybe_sampled((uintptr_t)p) &&
+	    !in_arena(p)) {
+		real.free(p);
+		return;
+	}
+	free_traced(p);
 }
 
 /* realloc and reallocarray (checked for overflow) end here. */
