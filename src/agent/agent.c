@@ -201,25 +201,17 @@ void agent_write_final(int status)
 	path_add(&b, ".tmp");
 	if (b.len >= b.size)
 		return;
-	struct snap_buf buf = { 0 };
 	struct ht_request all = { 0 };
-	size_t len = snapshot_encode(&buf, &all, 1, status);
-	int fd = len ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-	if (fd >= 0) {
-		size_t off = 0;
-		while (off < len) {
-			ssize_t n = write(fd, buf.data + off, len - off);
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-		/* Only a complete file takes the name: a reader never sees half. */
-		if (close(fd) == 0 && off == len)
-			rename(tmp, path);
-		else
-			unlink(tmp);
-	}
-	snapshot_buf_free(&buf);
+	/* Written a frame or so at a time: no buffer the size of the table. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	int failed = snapshot_write(fd, &all, 1, status);
+	/* Only a complete file takes the name: a reader never sees half. */
+	if (close(fd) == 0 && !failed)
+		rename(tmp, path);
+	else
+		unlink(tmp);
 }
 
 static void fork_prepare(void)

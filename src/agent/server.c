@@ -27,6 +27,7 @@
 
 #define MAX_CLIENTS 32
 #define STALL_MS 10000 /* a client that takes no bytes for this long is dropped */
+#define IDLE_MS 10000  /* a client that asks nothing for this long gives its buffer back */
 
 struct client {
 	int fd;
@@ -201,6 +202,8 @@ static int client_write(int i)
 	c->last_progress_ms = now_ms();
 	if (c->out_off == c->out_len) {
 		c->out_len = c->out_off = 0;
+		/* A full answer's buffer is several times a refresh's. */
+		snapshot_buf_trim(&c->out);
 		return client_request(i); /* a request may be queued already */
 	}
 	return 0;
@@ -212,6 +215,14 @@ static int stalled(const struct client *c, uint64_t now)
 {
 	return (c->out_len || c->in_len) && now > c->last_progress_ms &&
 	       now - c->last_progress_ms > STALL_MS;
+}
+
+/* Connected, nothing asked or owed for IDLE_MS, and holding a buffer: an
+ * idle viewer must not pin memory in the target (a refresh maps it again). */
+static int idle(const struct client *c, uint64_t now)
+{
+	return !c->out_len && !c->in_len && c->out.cap && now > c->last_progress_ms &&
+	       now - c->last_progress_ms > IDLE_MS;
 }
 
 static void serve_once(void)
@@ -236,6 +247,8 @@ static void serve_once(void)
 			r = client_read(i);
 		if (r == 0 && stalled(&clients[i], now))
 			r = -1;
+		if (r == 0 && idle(&clients[i], now))
+			snapshot_buf_free(&clients[i].out);
 		if (r < 0)
 			client_drop(i);
 	}

@@ -303,6 +303,42 @@ void stacktab_read(uint32_t id, int born, struct stack_counts *out)
 	}
 }
 
+/* Add one stripe's chunk of counters C[0..N) into OUT[0..N): a sequential
+ * walk, where stacktab_read looks the chunk up again for every id. */
+static void read_chunk(const struct counts *c, uint32_t n, int born,
+		       struct stack_counts *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		out[i].alloc_bytes += get(&c[i].alloc_bytes);
+		out[i].alloc_blocks += get(&c[i].alloc_blocks);
+		out[i].freed_bytes += get(&c[i].freed_bytes);
+		out[i].freed_blocks += get(&c[i].freed_blocks);
+	}
+	if (born < 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		out[i].born_bytes += (int64_t)get((const uint64_t *)&c[i].born_bytes[born]);
+		out[i].born_blocks += (int64_t)get((const uint64_t *)&c[i].born_blocks[born]);
+	}
+}
+
+void stacktab_read_range(uint32_t first, uint32_t n, int born, struct stack_counts *out)
+{
+	memset(out, 0, (size_t)n * sizeof *out);
+	uint32_t id = first, end = first + n;
+	while (id < end) {
+		uint32_t in_chunk = id & (CHUNK_IDS - 1);
+		uint32_t k = CHUNK_IDS - in_chunk < end - id ? CHUNK_IDS - in_chunk : end - id;
+		for (unsigned s = 0; s < STACKTAB_STRIPES; s++) {
+			const struct counts *chunk = __atomic_load_n(
+				&counters[s][id >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
+			if (chunk)
+				read_chunk(chunk + in_chunk, k, born, out + (id - first));
+		}
+		id += k;
+	}
+}
+
 void stacktab_read_globals(struct global_counts *out)
 {
 	memset(out, 0, sizeof *out);

@@ -45,6 +45,9 @@ struct stack_counts {
 };
 /* Sum the stripes of stack ID; born figures from slot BORN (-1: zero). */
 void stacktab_read(uint32_t id, int born, struct stack_counts *out);
+/* The same for ids FIRST..FIRST+N-1 into OUT[0..N), a chunk of ids at a
+ * time: what a snapshot uses, since most stripes of most chunks are empty. */
+void stacktab_read_range(uint32_t first, uint32_t n, int born, struct stack_counts *out);
 
 /* Global counters, striped the same way. */
 struct global_counts {

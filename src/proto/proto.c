@@ -26,24 +26,23 @@ void ht_put_bytes(struct ht_writer *w, const void *p, size_t n)
 
 void ht_put_u16(struct ht_writer *w, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
-	ht_put_bytes(w, b, sizeof b);
+	uint8_t *p = ht_reserve(w, 2);
+	if (p)
+		ht_store_u16(p, v);
 }
 
 void ht_put_u32(struct ht_writer *w, uint32_t v)
 {
-	uint8_t b[4];
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	ht_put_bytes(w, b, sizeof b);
+	uint8_t *p = ht_reserve(w, 4);
+	if (p)
+		ht_store_u32(p, v);
 }
 
 void ht_put_u64(struct ht_writer *w, uint64_t v)
 {
-	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	ht_put_bytes(w, b, sizeof b);
+	uint8_t *p = ht_reserve(w, 8);
+	if (p)
+		ht_store_u64(p, v);
 }
 
 void ht_put_str(struct ht_writer *w, const char *s, size_t n)
@@ -58,8 +57,7 @@ void ht_patch_u32(struct ht_writer *w, size_t off, uint32_t v)
 {
 	if (w->overflow || off + 4 > w->len)
 		return;
-	for (int i = 0; i < 4; i++)
-		w->buf[off + i] = (uint8_t)(v >> (8 * i));
+	ht_store_u32(w->buf + off, v);
 }
 
 size_t ht_frame_begin(struct ht_writer *w, enum ht_msg_type type)
@@ -162,13 +160,9 @@ void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth)
 
 void ht_put_counter(struct ht_writer *w, const struct ht_counter *c)
 {
-	ht_put_u32(w, c->stack_id);
-	ht_put_u64(w, (uint64_t)c->live_bytes);
-	ht_put_u64(w, (uint64_t)c->live_blocks);
-	ht_put_u64(w, c->total_bytes);
-	ht_put_u64(w, c->total_blocks);
-	ht_put_u64(w, (uint64_t)c->born_bytes);
-	ht_put_u64(w, (uint64_t)c->born_blocks);
+	uint8_t *p = ht_reserve(w, HT_COUNTER_RECORD_SIZE);
+	if (p)
+		ht_store_counter(p, c);
 }
 
 static uint32_t load_u32(const uint8_t *p)

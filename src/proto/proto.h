@@ -46,6 +46,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define HT_MAGIC 0x504f5448u /* "HTOP" read little-endian */
 #define HT_VERSION 1
@@ -115,6 +116,42 @@ struct ht_writer {
 
 /* Start writing into BUF of CAP bytes. */
 void ht_writer_init(struct ht_writer *w, void *buf, size_t cap);
+/* Room for the next N bytes: where to store them (len is advanced past
+ * them), or NULL with overflow set when they do not fit.  Lets a fixed-size
+ * record be written with one bounds check instead of one per field. */
+static inline uint8_t *ht_reserve(struct ht_writer *w, size_t n)
+{
+	if (w->overflow || n > w->cap - w->len) {
+		w->overflow = 1;
+		return NULL;
+	}
+	uint8_t *p = w->buf + w->len;
+	w->len += n;
+	return p;
+}
+/* Store a little-endian integer at P, unaligned.  On a little-endian host
+ * each is one store; elsewhere, byte by byte. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline void ht_store_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void ht_store_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void ht_store_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+#else
+static inline void ht_store_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void ht_store_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void ht_store_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+#endif
 /* Append a little-endian integer, raw bytes, or a length-prefixed string. */
 void ht_put_u16(struct ht_writer *w, uint16_t v);
 void ht_put_u32(struct ht_writer *w, uint32_t v);
@@ -248,6 +285,18 @@ struct ht_counter {
 	uint64_t total_bytes, total_blocks;
 	int64_t born_bytes, born_blocks;
 };
+/* Store one COUNTERS record (HT_COUNTER_RECORD_SIZE bytes) at P, for a
+ * caller that reserved room for it with ht_reserve. */
+static inline void ht_store_counter(uint8_t *p, const struct ht_counter *c)
+{
+	ht_store_u32(p, c->stack_id);
+	ht_store_u64(p + 4, (uint64_t)c->live_bytes);
+	ht_store_u64(p + 12, (uint64_t)c->live_blocks);
+	ht_store_u64(p + 20, c->total_bytes);
+	ht_store_u64(p + 28, c->total_blocks);
+	ht_store_u64(p + 36, (uint64_t)c->born_bytes);
+	ht_store_u64(p + 44, (uint64_t)c->born_blocks);
+}
 /* Append one record to a COUNTERS frame. */
 void ht_put_counter(struct ht_writer *w, const struct ht_counter *c);
 
