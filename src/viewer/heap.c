@@ -47,6 +47,7 @@ struct heap_stack_frames {
 
 struct heap_shared {
 	unsigned refs;
+	uint64_t id;                /* heap_store_id: unique in the process */
 	/* Where frames come from for stacks not ready yet; NULL by hand. */
 	const struct snapshot *snap;
 	struct symbolizer *sym;
@@ -112,8 +113,12 @@ static const char *heap_intern_opt(struct heap *h, const char *s)
 
 struct heap_shared *heap_shared_new(const struct snapshot *s, struct symbolizer *sym)
 {
+	/* Atomic only so that two threads making stores never share an id;
+	 * the rest of a store is not for concurrent use. */
+	static _Atomic uint64_t last_id;
 	struct heap_shared *sh = xcalloc(1, sizeof *sh);
 	sh->refs = 1;
+	sh->id = ++last_id;
 	sh->snap = s;
 	sh->sym = sym;
 	sh->strings = strpool_new();
@@ -349,4 +354,9 @@ size_t heap_frames(struct heap *h, uint32_t i, const struct heap_frame **frames)
 		heap_symbolize(h->sh, i);
 	*frames = st->frames;
 	return st->nframes;
+}
+
+uint64_t heap_store_id(const struct heap *h)
+{
+	return h->sh->id;
 }

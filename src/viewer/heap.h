@@ -94,5 +94,10 @@ uint32_t heap_stack_count(const struct heap *h);
 struct heap_counter heap_counter(const struct heap *h, uint32_t i);
 /* The frames of stack I, innermost first; symbolizes them on first use. */
 size_t heap_frames(struct heap *h, uint32_t i, const struct heap_frame **frames);
+/* Which store H's frames come from: equal for the heaps over one store
+ * (heap_from_shared), so stack I has the same frames at the same address
+ * in all of them; never the id of another store, even one made after this
+ * one is gone.  Each hand-made heap has a store of its own. */
+uint64_t heap_store_id(const struct heap *h);
 
 #endif

@@ -11,7 +11,13 @@
  *    and the line, and the table from those numbers to rows never touches a
  *    string; a traceback's key is the sequence of its frames' numbers;
  *  - the key string of a row is built only when the row is made, and fnmatch
- *    and the system-object test run once per distinct string, not per frame.
+ *    and the system-object test run once per distinct string, not per frame;
+ *  - all of that is done once per stack, not once per compute: a model
+ *    remembers each stack's rows (the stack map) for as long as the options
+ *    that make rows and the heaps' frame store stay the same, so a live
+ *    view's refresh only adds each stack's counters into its rows and sorts
+ *    (the sort compares numbers only: the order of the key strings is kept
+ *    as a rank per row, updated when rows are made).
  */
 #include "config.h"
 
@@ -26,6 +32,7 @@
 #define NONE UINT32_MAX
 #define ARENA_CHUNK (64 * 1024)
 #define TABLE_MIN 1024
+#define UNMAPPED UINT32_MAX /* a stack map entry not made yet */
 
 /* Basename prefixes of the system objects that skip_system skips: the C
  * library, the C++ runtime, libgcc, libm, the dynamic loader, the agent. */
@@ -223,7 +230,15 @@ struct row_acc {
 	uint64_t allocated, allocations;
 	int64_t born, born_count;
 	int64_t base_size, base_count;
-	uint64_t stamp; /* the last stack counted in the row (cumulative) */
+	uint64_t stamp; /* the last stack mapped to the row (cumulative) */
+};
+
+/* The rows of one stack under the cached options: N rows, FIRST itself
+ * when N is 1, else stack_rows[FIRST .. FIRST+N); no row when the filters
+ * drop the stack; N is UNMAPPED until the stack is first counted. */
+struct stack_map {
+	uint32_t first;
+	uint32_t n;
 };
 
 /* A traceback met in this compute: its frame keys are pool[off .. off+n). */
@@ -242,8 +257,9 @@ enum { SET_SKIP, SET_EXCLUDE, SET_INCLUDE, NSETS };
 #define FLAG_SYSTEM (1u << (3 * NSETS + 1))
 
 struct model {
-	/* Every key met in the last compute, in order of first sight; rows
-	 * that are not listed stay here so that indices never move. */
+	/* Every key met since the cache was last reset, in order of first
+	 * sight; rows that are not listed stay here so that indices never
+	 * move (and a site that comes back gets its row back). */
 	struct model_row *rows;
 	struct row_acc *acc;
 	uint32_t nrows;
@@ -254,9 +270,12 @@ struct model {
 	uint32_t *order;
 	uint32_t nlisted;
 	long *pos;
+	size_t order_cap; /* of order and pos */
 
-	/* Strings met in this compute, by id; id 0 is NULL.  They belong to
-	 * the heaps, so the ids are made again by every compute. */
+	/* Strings met since the cache was last reset, by id; id 0 is NULL.
+	 * They belong to the heaps' store (and a foreign base's, whose
+	 * compute resets the cache after it), so they live as long as the
+	 * cache is valid. */
 	const char **strs;
 	uint16_t *flags; /* FLAG_* */
 	uint32_t nstrs;
@@ -278,8 +297,29 @@ struct model {
 	struct arena_chunk *arena; /* the rows' keys */
 	struct strbuf buf;         /* the key being built */
 
-	const char *const *sets[NSETS]; /* the compute's patterns, or NULL */
-	uint64_t stamp;                 /* counts stacks within a compute */
+	/* The rows in the order of their keys (ranked[0..nranked)), and each
+	 * row's place in it (rank[r]); rows made since are not ranked yet. */
+	uint32_t *ranked, *rank;
+	uint32_t nranked;
+	size_t rank_cap;
+
+	/* The cache: everything above stays from one compute to the next
+	 * while the options below and the frame store are the same.  The
+	 * stack map is by stack index of that store. */
+	int cached;                /* the fields below describe the rows */
+	uint64_t store;            /* heap_store_id of the heaps counted */
+	enum model_group group;
+	int cumulative, all_frames, skip_system;
+	char **patterns[NSETS];    /* copies, NULL-terminated; NULL: none */
+	struct stack_map *map;
+	size_t nmap, map_cap;      /* map[0..nmap) are made or UNMAPPED */
+	uint32_t *stack_rows;      /* the rows of stacks with several */
+	size_t nstack_rows, stack_rows_cap;
+	uint32_t *found;           /* the rows of the stack being mapped */
+	size_t nfound, found_cap;
+
+	const char *const *sets[NSETS]; /* = patterns, as the matchers read them */
+	uint64_t stamp;                 /* counts stacks mapped (cumulative) */
 	int have_base;
 	int64_t total_size, total_count, base_size, base_count;
 };
@@ -295,6 +335,51 @@ int model_group_parse(const char *name)
 		if (strcmp(name, group_names[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* --- pattern sets ----------------------------------------------------------- */
+
+/* An empty pattern list is no list: "when include patterns exist". */
+static const char *const *pattern_set(const char *const *p)
+{
+	return p != NULL && p[0] != NULL ? p : NULL;
+}
+
+static void patterns_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A copy of P (NULL-terminated or NULL), or NULL when it is empty. */
+static char **patterns_copy(const char *const *p)
+{
+	p = pattern_set(p);
+	if (p == NULL)
+		return NULL;
+	size_t n = 0;
+	while (p[n] != NULL)
+		n++;
+	char **v = xreallocarray(NULL, n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(p[i]);
+	v[n] = NULL;
+	return v;
+}
+
+/* Does the copy V hold the patterns of P?  Compared by contents: a front
+ * end may build equal lists anew for every compute. */
+static int patterns_same(char *const *v, const char *const *p)
+{
+	p = pattern_set(p);
+	if (v == NULL || p == NULL)
+		return v == NULL && p == NULL;
+	size_t i = 0;
+	for (; v[i] != NULL && p[i] != NULL; i++)
+		if (strcmp(v[i], p[i]) != 0)
+			return 0;
+	return v[i] == NULL && p[i] == NULL;
 }
 
 struct model *model_new(void)
@@ -322,6 +407,13 @@ void model_free(struct model *m)
 	free(m->keys.v);
 	free(m->buf.s);
 	arena_free(&m->arena);
+	free(m->ranked);
+	free(m->rank);
+	for (int i = 0; i < NSETS; i++)
+		patterns_free(m->patterns[i]);
+	free(m->map);
+	free(m->stack_rows);
+	free(m->found);
 	free(m);
 }
 
@@ -608,6 +700,85 @@ static uint32_t traceback_row(struct model *m, const struct heap_frame *f, size_
 	return row;
 }
 
+/* --- the stack map ------------------------------------------------------------ */
+
+static void found_add(struct model *m, uint32_t r)
+{
+	m->found = grow(m->found, &m->found_cap, m->nfound + 1, sizeof *m->found);
+	m->found[m->nfound++] = r;
+}
+
+/* Find or make the rows of the stack F[0..N) attributed to F[ATTR] into
+ * m->found. */
+static void find_rows(struct model *m, const struct model_options *o, const struct heap_frame *f,
+		      size_t n, size_t attr)
+{
+	if (n == 0) {
+		strbuf_set(&m->buf, UNRECORDED_KEY);
+		found_add(m, key_row(m, NULL, 0));
+	} else if (o->group == GROUP_TRACEBACK) {
+		found_add(m, traceback_row(m, f + attr, n - attr));
+	} else if (o->cumulative) {
+		/* Every distinct key once, so recursion is not counted twice. */
+		m->stamp++;
+		for (size_t j = attr; j < n; j++) {
+			uint32_t r = site_row(m, o->group, f + j);
+			if (m->acc[r].stamp != m->stamp) {
+				m->acc[r].stamp = m->stamp;
+				found_add(m, r);
+			}
+		}
+	} else {
+		found_add(m, site_row(m, o->group, f + attr));
+	}
+}
+
+/* The rows of stack I of H into m->found; none when the filters drop it. */
+static void stack_find(struct model *m, const struct model_options *o, struct heap *h, uint32_t i)
+{
+	const struct heap_frame *f = NULL;
+	size_t n = heap_frames(h, i, &f);
+	size_t attr = n ? attribute(m, o->skip_system, f, n) : 0;
+	m->nfound = 0;
+	if (keep_stack(m, o->all_frames, f, n, attr))
+		find_rows(m, o, f, n, attr);
+}
+
+/* Room in the stack map for stacks 0 .. N-1. */
+static void map_reserve(struct model *m, size_t n)
+{
+	if (n <= m->nmap)
+		return;
+	m->map = grow(m->map, &m->map_cap, n, sizeof *m->map);
+	for (size_t i = m->nmap; i < n; i++)
+		m->map[i] = (struct stack_map){ 0, UNMAPPED };
+	m->nmap = n;
+}
+
+/* The rows of stack I of H (below m->nmap), mapped on first use: sets
+ * *ROWS and returns how many. */
+static size_t stack_rows(struct model *m, const struct model_options *o, struct heap *h, uint32_t i,
+			 const uint32_t **rows)
+{
+	struct stack_map *s = &m->map[i];
+	if (s->n == UNMAPPED) {
+		stack_find(m, o, h, i);
+		s->n = (uint32_t)m->nfound;
+		if (m->nfound == 1) {
+			s->first = m->found[0];
+		} else if (m->nfound > 1) {
+			s->first = (uint32_t)m->nstack_rows;
+			m->stack_rows = grow(m->stack_rows, &m->stack_rows_cap,
+					     m->nstack_rows + m->nfound, sizeof *m->stack_rows);
+			memcpy(m->stack_rows + m->nstack_rows, m->found,
+			       m->nfound * sizeof *m->found);
+			m->nstack_rows += m->nfound;
+		}
+	}
+	*rows = s->n == 1 ? &s->first : m->stack_rows + s->first;
+	return s->n;
+}
+
 /* --- compute --------------------------------------------------------------- */
 
 static void row_add(struct model *m, uint32_t r, const struct heap_counter *c, int base)
@@ -626,64 +797,58 @@ static void row_add(struct model *m, uint32_t r, const struct heap_counter *c, i
 	a->born_count += c->born_blocks;
 }
 
-/* Count the stack F[0..N) attributed to F[ATTR] with counters C. */
-static void add_stack(struct model *m, const struct model_options *o, const struct heap_frame *f,
-		      size_t n, size_t attr, const struct heap_counter *c, int base)
-{
-	if (n == 0) {
-		strbuf_set(&m->buf, UNRECORDED_KEY);
-		row_add(m, key_row(m, NULL, 0), c, base);
-	} else if (o->group == GROUP_TRACEBACK) {
-		row_add(m, traceback_row(m, f + attr, n - attr), c, base);
-	} else if (o->cumulative) {
-		/* Every distinct key once, so recursion is not counted twice. */
-		m->stamp++;
-		for (size_t j = attr; j < n; j++) {
-			uint32_t r = site_row(m, o->group, f + j);
-			if (m->acc[r].stamp != m->stamp) {
-				m->acc[r].stamp = m->stamp;
-				row_add(m, r, c, base);
-			}
-		}
-	} else {
-		row_add(m, site_row(m, o->group, f + attr), c, base);
-	}
-}
-
-/* Count every stack of H that the filters keep into the rows. */
-static void add_heap(struct model *m, const struct model_options *o, struct heap *h, int base)
+/* Count every stack of H that the filters keep into the rows; through the
+ * stack map when H is over the cached store (MAPPED), else finding the
+ * rows of every stack. */
+static void add_heap(struct model *m, const struct model_options *o, struct heap *h, int base,
+		     int mapped)
 {
 	int64_t *size = base ? &m->base_size : &m->total_size;
 	int64_t *count = base ? &m->base_count : &m->total_count;
 	uint32_t nstacks = heap_stack_count(h);
+	if (mapped)
+		map_reserve(m, nstacks);
 	for (uint32_t i = 0; i < nstacks; i++) {
 		struct heap_counter c = heap_counter(h, i);
 		if (c.live_blocks == 0 && c.total_blocks == 0)
 			continue;
-		const struct heap_frame *f = NULL;
-		size_t n = heap_frames(h, i, &f);
-		size_t attr = n ? attribute(m, o->skip_system, f, n) : 0;
-		if (!keep_stack(m, o->all_frames, f, n, attr))
+		const uint32_t *rows;
+		size_t n;
+		if (mapped) {
+			n = stack_rows(m, o, h, i, &rows);
+		} else {
+			stack_find(m, o, h, i);
+			rows = m->found;
+			n = m->nfound;
+		}
+		if (n == 0)
 			continue;
 		*size += c.live_bytes;
 		*count += c.live_blocks;
-		add_stack(m, o, f, n, attr, &c, base);
+		for (size_t k = 0; k < n; k++)
+			row_add(m, rows[k], &c, base);
 	}
 }
 
-/* An empty pattern list is no list: "when include patterns exist". */
-static const char *const *pattern_set(const char *const *p)
+/* Do the rows and the stack map hold for options O over store STORE? */
+static int cache_valid(const struct model *m, const struct model_options *o, uint64_t store)
 {
-	return p != NULL && p[0] != NULL ? p : NULL;
+	if (!m->cached || m->store != store || m->group != o->group ||
+	    m->cumulative != (o->cumulative != 0) || m->all_frames != (o->all_frames != 0) ||
+	    m->skip_system != (o->skip_system != 0))
+		return 0;
+	return patterns_same(m->patterns[SET_SKIP], o->skip) &&
+	       patterns_same(m->patterns[SET_EXCLUDE], o->exclude) &&
+	       patterns_same(m->patterns[SET_INCLUDE], o->include);
 }
 
-static void model_reset(struct model *m, const struct model_options *o)
+/* Forget every row, string and stack: a compute over STORE under O
+ * starts from nothing. */
+static void model_reset(struct model *m, const struct model_options *o, uint64_t store)
 {
-	m->nrows = m->nlisted = m->ntracebacks = 0;
-	m->npool = 0;
+	m->nrows = m->nlisted = m->ntracebacks = m->nranked = 0;
+	m->npool = m->nmap = m->nstack_rows = 0;
 	m->stamp = 0;
-	m->have_base = 0;
-	m->total_size = m->total_count = m->base_size = m->base_count = 0;
 	arena_free(&m->arena);
 	m->nstrs = 0;
 	str_new(m, NULL); /* id 0 */
@@ -692,9 +857,29 @@ static void model_reset(struct model *m, const struct model_options *o)
 	itab_clear(&m->sites);
 	itab_clear(&m->by_frames);
 	itab_clear(&m->keys);
-	m->sets[SET_SKIP] = pattern_set(o->skip);
-	m->sets[SET_EXCLUDE] = pattern_set(o->exclude);
-	m->sets[SET_INCLUDE] = pattern_set(o->include);
+	m->store = store;
+	m->group = o->group;
+	m->cumulative = o->cumulative != 0;
+	m->all_frames = o->all_frames != 0;
+	m->skip_system = o->skip_system != 0;
+	const char *const *sets[NSETS] = {
+		[SET_SKIP] = o->skip, [SET_EXCLUDE] = o->exclude, [SET_INCLUDE] = o->include,
+	};
+	for (int i = 0; i < NSETS; i++) {
+		patterns_free(m->patterns[i]);
+		m->patterns[i] = patterns_copy(sets[i]);
+		m->sets[i] = (const char *const *)m->patterns[i];
+	}
+}
+
+/* Zero what the rows add up, keeping the rows. */
+static void model_begin(struct model *m)
+{
+	m->nlisted = 0;
+	m->have_base = 0;
+	m->total_size = m->total_count = m->base_size = m->base_count = 0;
+	for (uint32_t r = 0; r < m->nrows; r++)
+		m->acc[r] = (struct row_acc){ .stamp = m->acc[r].stamp };
 }
 
 /* --- sorting --------------------------------------------------------------- */
@@ -703,15 +888,77 @@ static void model_reset(struct model *m, const struct model_options *o)
  * A sort puts each row's numbers into an item as unsigned keys, most
  * significant first, that order like the numbers do; items then compare
  * without touching the rows, which matters with 100 000 rows.  Rows equal
- * in every number compare by key.
+ * in every number compare by key: by the row's rank in key order, made
+ * when the row was (key strings are compared once per new row, not in
+ * every sort).
  */
 #define SORT_KEYS 4
 
 struct sort_item {
 	uint64_t k[SORT_KEYS];
-	const char *key; /* the row's, here to spare a load of the row on ties */
+	uint32_t rank; /* the row's place in key order */
 	uint32_t row;
 };
+
+/* --- the rows in key order ------------------------------------------------------ */
+
+struct key_item {
+	const char *key;
+	uint32_t row;
+};
+
+static int compare_keys(const void *pa, const void *pb)
+{
+	const struct key_item *a = pa, *b = pb;
+	return strcmp(a->key, b->key);
+}
+
+/* The first place in ranked[LO..HI) whose key is after KEY (keys are
+ * distinct: the key table merges equal ones). */
+static size_t ranked_search(const struct model *m, size_t lo, size_t hi, const char *key)
+{
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(m->rows[m->ranked[mid]].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Rank the rows made since the last ranking: sort them by key, merge them
+ * into m->ranked (a binary search each, so few new rows cost few string
+ * comparisons), and renumber the ranks from the first place that moved. */
+static void rank_rows(struct model *m)
+{
+	uint32_t old = m->nranked, nnew = m->nrows - old;
+	if (nnew == 0)
+		return;
+	struct key_item *fresh = xreallocarray(NULL, nnew, sizeof *fresh);
+	for (uint32_t i = 0; i < nnew; i++)
+		fresh[i] = (struct key_item){ m->rows[old + i].key, old + i };
+	qsort(fresh, nnew, sizeof *fresh, compare_keys);
+	uint32_t *merged = xreallocarray(NULL, m->nrows, sizeof *merged);
+	size_t from = 0, out = 0, first = SIZE_MAX;
+	for (uint32_t i = 0; i < nnew; i++) {
+		size_t at = ranked_search(m, from, old, fresh[i].key);
+		while (from < at)
+			merged[out++] = m->ranked[from++];
+		if (first == SIZE_MAX)
+			first = out;
+		merged[out++] = fresh[i].row;
+	}
+	while (from < old)
+		merged[out++] = m->ranked[from++];
+	free(fresh);
+	free(m->ranked);
+	m->ranked = merged;
+	m->nranked = m->nrows;
+	m->rank = grow(m->rank, &m->rank_cap, m->nrows, sizeof *m->rank);
+	for (size_t i = first; i < m->nrows; i++)
+		m->rank[m->ranked[i]] = (uint32_t)i;
+}
 
 /* Unsigned numbers that order like V, like |V|, like D (never NaN here). */
 static uint64_t order_i64(int64_t v)
@@ -795,7 +1042,7 @@ static int compare_items(const void *pa, const void *pb)
 	for (int i = 0; i < SORT_KEYS; i++)
 		if (a->k[i] != b->k[i])
 			return a->k[i] < b->k[i] ? -1 : 1;
-	return strcmp(a->key, b->key);
+	return (a->rank > b->rank) - (a->rank < b->rank);
 }
 
 /* Sort m->order[0..nlisted) under O: largest first (smallest with
@@ -807,7 +1054,7 @@ static void sort_rows(struct model *m, const struct model_options *o)
 	struct sort_item *items = xreallocarray(NULL, m->nlisted, sizeof *items);
 	for (uint32_t i = 0; i < m->nlisted; i++) {
 		struct sort_item *it = &items[i];
-		*it = (struct sort_item){ .row = m->order[i], .key = m->rows[m->order[i]].key };
+		*it = (struct sort_item){ .row = m->order[i], .rank = m->rank[m->order[i]] };
 		sorts[s].keys(&m->rows[it->row], it->k);
 		for (int j = 0; !o->reverse && j < SORT_KEYS; j++)
 			it->k[j] = ~it->k[j];
@@ -829,10 +1076,13 @@ static int row_listed(const struct model *m, const struct model_options *o,
 /* Give the rows their numbers, then list and sort the rows to show. */
 static void list_rows(struct model *m, const struct model_options *o)
 {
-	free(m->order);
-	free(m->pos);
-	m->order = xreallocarray(NULL, m->nrows, sizeof *m->order);
-	m->pos = xreallocarray(NULL, m->nrows, sizeof *m->pos);
+	if (m->nrows > m->order_cap) {
+		free(m->order);
+		free(m->pos);
+		m->order_cap = m->nrows;
+		m->order = xreallocarray(NULL, m->nrows, sizeof *m->order);
+		m->pos = xreallocarray(NULL, m->nrows, sizeof *m->pos);
+	}
 	for (uint32_t r = 0; r < m->nrows; r++) {
 		struct model_row *row = &m->rows[r];
 		const struct row_acc *a = &m->acc[r];
@@ -848,6 +1098,7 @@ static void list_rows(struct model *m, const struct model_options *o)
 		if (row_listed(m, o, row))
 			m->order[m->nlisted++] = r;
 	}
+	rank_rows(m);
 	sort_rows(m, o);
 	for (uint32_t i = 0; i < m->nlisted; i++)
 		m->pos[m->order[i]] = (long)i;
@@ -856,13 +1107,21 @@ static void list_rows(struct model *m, const struct model_options *o)
 void model_compute(struct model *m, const struct model_options *o, struct heap *heap,
 		   struct heap *base)
 {
-	model_reset(m, o);
-	add_heap(m, o, heap, 0);
+	uint64_t store = heap_store_id(heap);
+	/* A base over another store has stacks of its own under the same
+	 * indices: it is counted without the map, and its strings (which may
+	 * go with it) must not stay in the tables past this compute. */
+	int foreign = base != NULL && heap_store_id(base) != store;
+	if (!cache_valid(m, o, store))
+		model_reset(m, o, store);
+	model_begin(m);
+	add_heap(m, o, heap, 0, 1);
 	if (base != NULL) {
 		m->have_base = 1;
-		add_heap(m, o, base, 1);
+		add_heap(m, o, base, 1, !foreign);
 	}
 	list_rows(m, o);
+	m->cached = !foreign;
 }
 
 size_t model_row_count(const struct model *m)

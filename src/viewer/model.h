@@ -28,6 +28,15 @@
  * Ownership: the model owns its rows and their keys; frames in rows point
  * into the heaps, which must outlive the rows (until the next model_compute
  * or model_free).
+ *
+ * Between computes a model keeps its rows and what each stack of the heaps'
+ * frame store (heap_store_id) maps to, as long as the options that make
+ * rows (group, cumulative, all_frames, skip_system and the patterns, by
+ * contents) and the store stay the same: a compute over a later heap of
+ * the same store (a live view's refresh) only adds up counters and sorts.
+ * Rows keep their key strings (at the same address) all that while.  A
+ * base over another store is counted from its frames, and the next compute
+ * starts from nothing.
  */
 #ifndef HEAPTOP_MODEL_H
 #define HEAPTOP_MODEL_H

@@ -95,6 +95,13 @@ $1 == "run" {
 }
 END {
 	rounds = meta["rounds"]; fp_ok = meta["fp_ok"]; have_ht = meta["have_heaptrack"]
+	# The viewer refresh cases (refresh-NAME.txt) and what they measure.
+	split("line traceback traceback_diff lines lines_diff", rg, " ")
+	rd["line"] = "bench_sites, 100 000 stacks, grouped by line"
+	rd["traceback"] = "bench_sites, 100 000 stacks, grouped by traceback"
+	rd["traceback_diff"] = "bench_sites, by traceback, diff against a mark"
+	rd["lines"] = "bench_lines, 100 000 allocating lines, grouped by line"
+	rd["lines_diff"] = "bench_lines, by line, diff against a mark"
 	split("base heaptrack heaptop agent fp sample", modes, " ")
 	for (i = 1; i <= nwl; i++)
 		for (j = 1; j <= 6; j++) {
@@ -187,6 +194,12 @@ END {
 	if ("snap_inc_ms" in x)
 		printf "| snapshot of 100 000 sites <= 10 ms | %s ms incremental (max %s), %s ms full | %s |\n",
 			x["snap_inc_ms"], x["snap_inc_ms_max"], x["snap_full_ms"], verdict(x["snap_inc_ms"] <= 10)
+	for (i = 1; i <= 5; i++) {
+		g = rg[i]
+		if (x["refresh_" g "_rows"] + 0 >= 100000)
+			printf "| refresh with %s rows <= 50 ms viewer CPU (%s) | %s ms | %s |\n", x["refresh_" g "_rows"],
+				rd[g], x["refresh_" g "_cpu_ms"], verdict(x["refresh_" g "_cpu_ms"] <= 50)
+	}
 	for (i = 1; ("sym" i "_first_s") in x; i++)
 		printf "| first symbolization of %s addresses <= 2 s (%s) | %s s | %s |\n", x["sym" i "_addresses"],
 			x["sym" i "_file"], x["sym" i "_first_s"], verdict(x["sym" i "_first_s"] <= 2)
@@ -201,11 +214,12 @@ END {
 		printf "- Snapshot at 100 000 stacks: full %s ms, %.1f MiB; incremental %s ms median, %.1f MiB\n",
 			x["snap_full_ms"], x["snap_full_bytes"] / 1048576, x["snap_inc_ms"], x["snap_inc_bytes"] / 1048576
 	}
-	if (x["refresh_line_cpu_ms"] != "") {
-		printf "- Viewer refresh at 100 000 stacks, grouped by line (%s rows): %s ms CPU (wall %s ms); first refresh %s ms CPU\n",
-			x["refresh_line_rows"], x["refresh_line_cpu_ms"], x["refresh_line_wall_ms"], x["refresh_line_first_cpu_ms"]
-		printf "- Viewer refresh at 100 000 stacks, grouped by traceback (%s rows): %s ms CPU (wall %s ms); first refresh %s ms CPU\n",
-			x["refresh_traceback_rows"], x["refresh_traceback_cpu_ms"], x["refresh_traceback_wall_ms"], x["refresh_traceback_first_cpu_ms"]
+	for (i = 1; i <= 5; i++) {
+		g = rg[i]
+		if (x["refresh_" g "_cpu_ms"] == "") continue
+		printf "- Viewer refresh, %s (%s rows): %s ms CPU median (max %s; the recompute %s ms; wall %s ms); first refresh %s ms CPU\n",
+			rd[g], x["refresh_" g "_rows"], x["refresh_" g "_cpu_ms"], x["refresh_" g "_cpu_ms_max"],
+			x["refresh_" g "_model_ms"], x["refresh_" g "_wall_ms"], x["refresh_" g "_first_cpu_ms"]
 	}
 	rows = ""
 	for (i = 1; i <= nwl; i++) {
@@ -238,7 +252,7 @@ if [ "${1:-}" = --report ]; then
 fi
 
 for f in "$AGENT" "$HEAPTOP" "$B/bench_run" "$B/bench_alloc" "$B/bench_sites" \
-	"$B/bench_snap" "$B/bench_refresh" "$B/bench_symbolizer"; do
+	"$B/bench_lines" "$B/bench_snap" "$B/bench_refresh" "$B/bench_symbolizer"; do
 	[ -x "$f" ] || [ -f "$f" ] || die "missing $f: build with 'make bench' (top_builddir=$top_builddir)"
 done
 case $ROUNDS in '' | *[!0-9]* | 0) die "BENCH_ROUNDS must be a positive number" ;; esac
@@ -383,13 +397,14 @@ run_one() {
 }
 
 # --- frame-pointer support: does the agent say it walks frame pointers? ----
-# start_sites ARGS...: bench_sites under the agent (extra env in SITES_ENV),
-# its pid in SITES_PID once it is ready; stop_sites ends it.
+# start_sites ARGS...: bench_sites (or SITES_PROG, which speaks the same
+# "ready pid=" protocol) under the agent (extra env in SITES_ENV), its pid
+# in SITES_PID once it is ready; stop_sites ends it.
 SITES_ENV=()
 start_sites() {
 	rm -f "$OUT/sites.fifo" "$OUT/sites.out"
 	mkfifo "$OUT/sites.fifo" || die "mkfifo failed"
-	env LD_PRELOAD="$AGENT" "${SITES_ENV[@]}" "$B/bench_sites" "$@" \
+	env LD_PRELOAD="$AGENT" "${SITES_ENV[@]}" "${SITES_PROG:-$B/bench_sites}" "$@" \
 		<"$OUT/sites.fifo" >"$OUT/sites.out" 2>&1 &
 	SITES_BG=$!
 	exec 9>"$OUT/sites.fifo"
@@ -467,12 +482,12 @@ EXTRA=$OUT/extras.txt
 extra() {
 	[ -z "$2" ] || echo "$1=$2" >>"$EXTRA"
 }
-# The agent's snapshot buffer for an answer of BYTES: 1 MiB doubled until it
-# fits (src/agent/snapshot.c); it is the connection's, not the tables'.
+# The agent's snapshot buffer while it encodes an answer of BYTES: sized
+# before encoding with 64 KiB of room for HELLO and MODULES, in multiples of
+# 64 KiB (src/agent/snapshot.c; within 64 KiB); the connection's, not the
+# tables'.
 snapbuf() {
-	local cap=1048576
-	while [ "$cap" -lt "$1" ]; do cap=$((cap * 2)); done
-	echo "$cap"
+	echo $(( ($1 + 65536 + 65535) / 65536 * 65536 ))
 }
 
 if [ "$EXTRAS" = 1 ]; then
@@ -487,11 +502,21 @@ if [ "$EXTRAS" = 1 ]; then
 		"$B/bench_snap" --pid "$SITES_PID" --repeat 1 >"$OUT/mem-blocks.txt" 2>&1
 		stop_sites
 	fi
-	# 100 000 stacks: memory, snapshot latency and size, viewer refresh.
+	# 100 000 stacks: memory, snapshot latency and size, viewer refresh
+	# (by line 11 rows, by traceback 100 001; plain and against a mark).
 	if start_sites 100000 1 32; then
 		"$B/bench_snap" --pid "$SITES_PID" --repeat 20 >"$OUT/snap-100k.txt" 2>&1
 		"$B/bench_refresh" --pid "$SITES_PID" --runs 10 --group line >"$OUT/refresh-line.txt" 2>&1
 		"$B/bench_refresh" --pid "$SITES_PID" --runs 10 --group traceback >"$OUT/refresh-traceback.txt" 2>&1
+		"$B/bench_refresh" --pid "$SITES_PID" --runs 10 --group traceback --diff \
+			>"$OUT/refresh-traceback_diff.txt" 2>&1
+		stop_sites
+	fi
+	# 100 000 allocating lines: the viewer refresh with 100 000 line rows.
+	if SITES_PROG=$B/bench_lines start_sites 100000 32; then
+		"$B/bench_refresh" --pid "$SITES_PID" --runs 10 --group line >"$OUT/refresh-lines.txt" 2>&1
+		"$B/bench_refresh" --pid "$SITES_PID" --runs 10 --group line --diff \
+			>"$OUT/refresh-lines_diff.txt" 2>&1
 		stop_sites
 	fi
 	a0=$(kv agent_bytes "$OUT/mem-base.txt" full)
@@ -527,12 +552,14 @@ if [ "$EXTRAS" = 1 ]; then
 		extra snap_inc_ms_max "$(kv ms_max "$OUT/snap-100k.txt" incremental)"
 		extra snap_inc_bytes "$(kv bytes "$OUT/snap-100k.txt" incremental)"
 	fi
-	for g in line traceback; do
+	for g in line traceback traceback_diff lines lines_diff; do
 		f=$OUT/refresh-$g.txt
 		extra "refresh_${g}_first_cpu_ms" "$(kv cpu_ms "$f" first)"
 		extra "refresh_${g}_cpu_ms" "$(kv cpu_ms_median "$f" refresh)"
 		extra "refresh_${g}_wall_ms" "$(kv wall_ms_median "$f" refresh)"
 		extra "refresh_${g}_rows" "$(kv rows "$f" refresh)"
+		extra "refresh_${g}_cpu_ms_max" "$(kv cpu_ms_max "$f" refresh)"
+		extra "refresh_${g}_model_ms" "$(kv model_ms_median "$f" refresh)"
 	done
 	# Stacks and agent memory of each workload, from its live-at-exit file.
 	for wl in "${ran_wl[@]}"; do

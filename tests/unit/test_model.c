@@ -1,4 +1,5 @@
-/* Unit tests for the model: grouping, attribution, filters, sorting, diff. */
+/* Unit tests for the model: grouping, attribution, filters, sorting, diff,
+ * and the rows kept from one compute to the next. */
 #include "config.h"
 
 #include <check.h>
@@ -8,8 +9,11 @@
 #include <string.h>
 
 #include "common/xalloc.h"
+#include "proto/proto.h"
 #include "viewer/heap.h"
 #include "viewer/model.h"
+#include "viewer/snapshot.h"
+#include "viewer/symbolizer.h"
 
 #define APP "/usr/bin/app"
 #define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
@@ -847,6 +851,274 @@ START_TEST(test_same_key)
 }
 END_TEST
 
+/* --- the cache between computes ---------------------------------------------- */
+
+/* M's rows are FRESH's, in the same order, with the same numbers. */
+static void ck_same_rows(const struct model *m, const struct model *fresh)
+{
+	ck_assert_uint_eq(model_row_count(m), model_row_count(fresh));
+	for (size_t i = 0; i < model_row_count(m); i++) {
+		const struct model_row *a = model_row(m, i), *b = model_row(fresh, i);
+		ck_assert_str_eq(a->key, b->key);
+		ck_assert_int_eq(a->size, b->size);
+		ck_assert_int_eq(a->count, b->count);
+		ck_assert_uint_eq(a->allocated, b->allocated);
+		ck_assert_uint_eq(a->allocations, b->allocations);
+		ck_assert_int_eq(a->size_diff, b->size_diff);
+		ck_assert_int_eq(a->count_diff, b->count_diff);
+		ck_assert_int_eq(a->born, b->born);
+		ck_assert_uint_eq(a->nframes, b->nframes);
+		ck_assert_int_eq(a->frame == NULL, b->frame == NULL);
+		ck_assert_int_eq(model_find(m, a->key), (long)i);
+	}
+	int64_t s1, c1, s2, c2;
+	model_total(m, &s1, &c1);
+	model_total(fresh, &s2, &c2);
+	ck_assert_int_eq(s1, s2);
+	ck_assert_int_eq(c1, c2);
+	model_base_total(m, &s1, &c1);
+	model_base_total(fresh, &s2, &c2);
+	ck_assert_int_eq(s1, s2);
+	ck_assert_int_eq(c1, c2);
+}
+
+/* Compute M (which may hold rows of earlier computes) and check it against
+ * a model that computes the same from nothing. */
+static void compute_vs_fresh(struct model *m, const struct model_options *o, struct heap *h,
+			     struct heap *base)
+{
+	compute(m, o, h, base);
+	struct model *fresh = model_new();
+	model_compute(fresh, o, h, base);
+	ck_same_rows(m, fresh);
+	model_free(fresh);
+}
+
+/* The same heap again, then with stacks added (new rows, and new stacks of
+ * rows that exist), gives what a new model gives; rows keep their keys. */
+START_TEST(test_cache_new_stacks)
+{
+	static const enum model_group groups[] = { GROUP_LINE, GROUP_FUNCTION, GROUP_TRACEBACK };
+	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+		for (int cumulative = 0; cumulative < 2; cumulative++) {
+			struct heap *h = common_heap();
+			struct model *m = model_new();
+			struct model_options o = opts(groups[g]);
+			o.cumulative = cumulative;
+			compute_vs_fresh(m, &o, h, NULL);
+			const char *key = model_row(m, 0)->key;
+			compute_vs_fresh(m, &o, h, NULL);
+			ck_assert_ptr_eq(model_row(m, model_find(m, key))->key, key);
+			/* A stack of an existing site, and a new site. */
+			ADD(h, 1000, 10, FR("render", "/src/app/render.c", 7, APP),
+			    FR("main", "/src/app/main.c", 13, APP));
+			ADD(h, 5, 1, FR("grow", "/src/app/grow.c", 9, APP),
+			    FR("main", "/src/app/main.c", 14, APP));
+			/* A stack that had nothing gets something. */
+			ADD(h, 0, 0, FR("later", "/src/app/later.c", 2, APP));
+			compute_vs_fresh(m, &o, h, NULL);
+			ck_assert_ptr_eq(model_row(m, model_find(m, key))->key, key);
+			compute_vs_fresh(m, &o, h, h);
+			compute_vs_fresh(m, &o, h, NULL);
+			model_free(m);
+			heap_free(h);
+		}
+	}
+}
+END_TEST
+
+/* Every option that makes rows starts the rows again; the sort does not
+ * need to, and patterns are compared by contents. */
+START_TEST(test_cache_options)
+{
+	struct heap *h = common_heap();
+	struct model *m = model_new();
+	struct model_options o = opts(GROUP_LINE);
+	compute_vs_fresh(m, &o, h, NULL);
+	o.group = GROUP_FILE;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.group = GROUP_LINE;
+	o.skip_system = 0;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.skip_system = 1;
+	compute_vs_fresh(m, &o, h, NULL);
+	const char *skip[] = { "parse", NULL };
+	o.skip = skip;
+	compute_vs_fresh(m, &o, h, NULL);
+	char *again = xstrdup("parse");
+	const char *skip2[] = { again, NULL };
+	o.skip = skip2; /* equal contents, another array */
+	compute_vs_fresh(m, &o, h, NULL);
+	free(again);
+	const char *skip3[] = { "main", NULL };
+	o.skip = skip3;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.skip = NULL;
+	const char *include[] = { "*render*", NULL };
+	o.include = include;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.include = NULL;
+	const char *exclude[] = { "main.c", NULL };
+	o.exclude = exclude;
+	o.all_frames = 1;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.all_frames = 0;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.exclude = NULL;
+	o.cumulative = 1;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.cumulative = 0;
+	o.sort = SORT_COUNT;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.reverse = 1;
+	compute_vs_fresh(m, &o, h, NULL);
+	o.sort = SORT_ALLOCATED;
+	compute_vs_fresh(m, &o, h, NULL);
+	model_free(m);
+	heap_free(h);
+}
+END_TEST
+
+/* A base over another store is counted apart, and its rows do not outlive
+ * it; heaps over another store start the rows again. */
+START_TEST(test_cache_stores)
+{
+	struct heap *h = common_heap();
+	struct model *m = model_new();
+	struct model_options o = opts(GROUP_LINE);
+	o.sort = SORT_DELTA;
+	compute_vs_fresh(m, &o, h, NULL);
+	struct heap *base = heap_empty();
+	ADD(base, 900, 9, FR("render", "/src/app/render.c", 7, APP),
+	    FR("main", "/src/app/main.c", 13, APP));
+	ADD(base, 64, 1, FR("gone", "/src/app/gone.c", 5, APP));
+	compute_vs_fresh(m, &o, h, base);
+	ck_assert_int_ge(model_find(m, "/src/app/gone.c:5"), 0);
+	heap_free(base);
+	compute_vs_fresh(m, &o, h, NULL);
+	ck_assert_int_eq(model_find(m, "/src/app/gone.c:5"), -1);
+	compute_vs_fresh(m, &o, h, h);
+	struct heap *other = common_heap();
+	heap_free(h);
+	compute_vs_fresh(m, &o, other, NULL);
+	compute_vs_fresh(m, &o, other, other);
+	/* Stack 0 of another store is another stack. */
+	struct heap *third = heap_empty();
+	ADD(third, 10, 1, FR("x", "/src/app/x.c", 1, APP));
+	compute_vs_fresh(m, &o, third, NULL);
+	CK_ROW(m, 0, "/src/app/x.c:1", 10, 1);
+	model_free(m);
+	heap_free(other);
+	heap_free(third);
+}
+END_TEST
+
+/* --- heaps over snapshots: counters that change under the same stacks -------- */
+
+#define SNAP_MODULE "/nonexistent/heaptop-test/prog"
+
+static uint8_t snap_buf[1 << 16];
+
+/* Stack ID has depth id % 4 (the overflow stack 0 has none); stacks >= 8
+ * have their pcs in SNAP_MODULE, the others in no module. */
+static unsigned snap_depth(uint32_t id)
+{
+	return id % 4;
+}
+
+/* One snapshot: stacks FIRST .. FIRST+COUNT-1 sent, every stack below
+ * NCOUNTED counted with values that depend on SCALE. */
+static void put_snapshot(struct ht_writer *w, uint64_t seq, uint32_t first, uint32_t count,
+			 uint32_t ncounted, int64_t scale)
+{
+	static const char exe[] = SNAP_MODULE, cmd[] = "prog";
+	struct ht_hello he = {
+		.pid = 1, .ppid = 1, .depth = 64, .max_stacks = 1000,
+		.exe = exe, .exe_len = strlen(exe), .cmdline = cmd, .cmdline_len = strlen(cmd),
+	};
+	ht_encode_hello(w, &he);
+	if (seq == 1) {
+		struct ht_module mod = { .bias = 0x400000, .lo = 0x400000, .hi = 0x500000,
+					 .path = exe, .path_len = strlen(exe) };
+		size_t off = ht_frame_begin(w, HT_MSG_MODULES);
+		ht_put_u32(w, 1);
+		ht_put_u32(w, 1);
+		ht_put_module(w, &mod);
+		ht_frame_end(w, off);
+	}
+	size_t off = ht_frame_begin(w, HT_MSG_STACKS);
+	ht_put_u32(w, first);
+	ht_put_u32(w, count);
+	for (uint32_t id = first; id < first + count; id++) {
+		uint64_t pcs[4];
+		for (unsigned j = 0; j < snap_depth(id); j++)
+			pcs[j] = (id >= 8 ? 0x400000 : 0x1000) + (uint64_t)id * 0x10 + j;
+		ht_put_stack(w, pcs, snap_depth(id));
+	}
+	ht_frame_end(w, off);
+	off = ht_frame_begin(w, HT_MSG_COUNTERS);
+	ht_put_u32(w, ncounted);
+	for (uint32_t id = 0; id < ncounted; id++) {
+		int64_t v = (id * 7 + scale * 3) % 11; /* some stacks go to 0 */
+		struct ht_counter c = { .stack_id = id, .live_bytes = v * 100, .live_blocks = v,
+					.total_bytes = (uint64_t)(v + id) * 1000,
+					.total_blocks = (uint64_t)(v + id) };
+		ht_put_counter(w, &c);
+	}
+	ht_frame_end(w, off);
+	struct ht_globals g = { .seq = seq, .stacks = first + count };
+	ht_encode_globals(w, &g);
+	ht_encode_end(w, seq);
+}
+
+static void load_snapshot(struct snapshot *s, uint64_t seq, uint32_t first, uint32_t count,
+			  uint32_t ncounted, int64_t scale)
+{
+	struct ht_writer w;
+	char *cause = NULL;
+	ht_writer_init(&w, snap_buf, sizeof snap_buf);
+	put_snapshot(&w, seq, first, count, ncounted, scale);
+	ck_assert(!w.overflow);
+	int r = snapshot_load_buffer(s, snap_buf, w.len, "test", &cause);
+	ck_assert_msg(r == 0, "%s", cause);
+}
+
+/* Heaps over one store, as a live view makes them each refresh: counters
+ * change, stacks are added, a mark is a base over the same store. */
+START_TEST(test_cache_shared_store)
+{
+	static const enum model_group groups[] = { GROUP_LINE, GROUP_MODULE, GROUP_TRACEBACK };
+	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+		struct snapshot *s = snapshot_new();
+		struct symbolizer *sym = symbolizer_new();
+		load_snapshot(s, 1, 0, 12, 12, 1);
+		heap_declare_modules(sym, s);
+		struct heap_shared *sh = heap_shared_new(s, sym);
+		struct model *m = model_new();
+		struct model_options o = opts(groups[g]);
+		struct heap *mark = heap_from_shared(sh), *h = NULL;
+		compute_vs_fresh(m, &o, mark, NULL);
+		for (int64_t scale = 2; scale < 6; scale++) {
+			uint32_t n = 12 + 4 * (uint32_t)(scale - 1); /* new stacks each time */
+			load_snapshot(s, (uint64_t)scale, n - 4, 4, n, scale);
+			struct heap *next = heap_from_shared(sh);
+			ck_assert_uint_eq(heap_stack_count(next), n);
+			compute_vs_fresh(m, &o, next, scale % 2 ? mark : NULL);
+			heap_free(h);
+			h = next;
+		}
+		o.sort = SORT_DELTA;
+		compute_vs_fresh(m, &o, h, mark);
+		model_free(m);
+		heap_free(h);
+		heap_free(mark);
+		heap_shared_unref(sh);
+		symbolizer_free(sym);
+		snapshot_free(s);
+	}
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *su = suite_create("model");
@@ -868,6 +1140,10 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_find);
 	tcase_add_test(tc, test_born);
 	tcase_add_test(tc, test_same_key);
+	tcase_add_test(tc, test_cache_new_stacks);
+	tcase_add_test(tc, test_cache_options);
+	tcase_add_test(tc, test_cache_stores);
+	tcase_add_test(tc, test_cache_shared_store);
 	suite_add_tcase(su, tc);
 	return su;
 }
