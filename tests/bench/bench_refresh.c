@@ -13,7 +13,8 @@
  * screen; the benchmark recomputes every time, as for a program whose
  * counters change between refreshes.  With --diff the first heap is the
  * mark and every refresh compares with it (sorted by delta), as after the
- * `m` and `d` keys or with --diff.
+ * `m` and `d` keys or with --diff.  With --search TEXT the rows are those a
+ * search being typed (`/`) lets through, which tests every row.
  *
  * The first refresh (every stack sent and symbolized) is timed apart; the
  * later ones are the steady state.  Times are the process's CPU time (the
@@ -23,6 +24,7 @@
  *
  * Usage: bench_refresh (--pid PID | --socket PATH) [--runs N] [--diff]
  *                      [--group line|function|file|module|traceback]
+ *                      [--search TEXT]
  * Prints key=value lines:
  *   first cpu_ms=.. wall_ms=.. stacks=.. rows=..
  *   refresh cpu_ms_median=.. cpu_ms_min=.. cpu_ms_max=.. wall_ms_median=..
@@ -142,9 +144,11 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'n' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "diff", no_argument, NULL, 'd' },
+		{ "search", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *path = NULL;
+	const char *search = NULL;
 	long runs = 10;
 	int group = GROUP_LINE, diff = 0, ch;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -154,12 +158,13 @@ int main(int argc, char **argv)
 		case 'n': runs = atol(optarg); break;
 		case 'g': group = model_group_parse(optarg); break;
 		case 'd': diff = 1; break;
+		case 'f': search = optarg; break;
 		default: runs = 0; break;
 		}
 	}
 	if (!path || optind != argc || runs < 1 || group < 0) {
 		fputs("usage: bench_refresh (--pid PID | --socket PATH) [--runs N] [--diff] "
-		      "[--group KEY]\n", stderr);
+		      "[--group KEY] [--search TEXT]\n", stderr);
 		return 2;
 	}
 	struct settings s = { .delay = 1, .group = (enum model_group)group, .sort = SORT_SIZE,
@@ -171,6 +176,8 @@ int main(int argc, char **argv)
 		.diff = diff,
 	};
 	live_set_page(r.lv, SHOWN_ROWS);
+	if (search) /* typed after `/`, not yet kept with Enter */
+		live_search_set(r.lv, search);
 	char *cause = NULL;
 	r.frames = heap_shared_new(r.snap, r.sym);
 	r.client = client_connect(path, &cause);
