@@ -15,11 +15,13 @@
 
 #include "agent/agent.h"
 #include "agent/hooks.h"
+#include "agent/unwind.h"
 #include "agent/modules.h"
 #include "agent/ptrmap.h"
 #include "agent/server.h"
 #include "agent/snapshot.h"
 #include "agent/stacktab.h"
+#include "agent/unwind.h"
 
 struct agent_settings agent_settings = {
 	.depth = AGENT_DEFAULT_DEPTH,
@@ -66,7 +68,12 @@ void agent_settings_load(void)
 	if (s->sample && s->sample < 64)
 		s->sample = 64;
 	const char *unwind = env_str("HEAPTOP_UNWIND");
-	s->frame_pointers = unwind && strcmp(unwind, "fp") == 0;
+	s->unwind = AGENT_UNWIND_DWARF;
+	if (unwind && strcmp(unwind, "fp") == 0)
+		s->unwind = AGENT_UNWIND_FP;
+	else if ((unwind && strcmp(unwind, "libunwind") == 0) || !unwind_available())
+		s->unwind = AGENT_UNWIND_LIBUNWIND;
+	s->unwind_check = env_long("HEAPTOP_UNWIND_CHECK", 0, 1, 0) == 1;
 }
 
 void path_add(struct path_buf *b, const char *s)
@@ -142,7 +149,9 @@ void agent_hello(struct ht_hello *h)
 	h->max_stacks = agent_settings.max_stacks;
 	h->sample_bytes = agent_settings.sample;
 	h->flags = (agent_settings.sample ? HT_AGENT_SAMPLED : 0) |
-		   (agent_settings.frame_pointers ? HT_AGENT_FRAME_POINTERS : 0);
+		   (agent_settings.unwind == AGENT_UNWIND_FP ? HT_AGENT_FRAME_POINTERS : 0) |
+		   (agent_settings.unwind == AGENT_UNWIND_DWARF && unwind_available()
+			    ? HT_AGENT_DWARF : 0);
 	h->exe = modules_exe();
 	h->exe_len = strlen(h->exe);
 	h->cmdline = cmdline;

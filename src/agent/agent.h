@@ -13,6 +13,13 @@
 /* In sampling mode block counts are estimates kept in 1/256ths. */
 #define AGENT_SAMPLE_UNIT 256
 
+/* How stacks are captured. */
+enum {
+	AGENT_UNWIND_DWARF,     /* the DWARF walker, libunwind when unsure */
+	AGENT_UNWIND_LIBUNWIND, /* unw_backtrace for every stack */
+	AGENT_UNWIND_FP,        /* frame pointers */
+};
+
 struct agent_settings {
 	unsigned depth;          /* HEAPTOP_DEPTH: frames kept per stack */
 	uint32_t max_stacks;     /* HEAPTOP_MAX_STACKS */
@@ -21,8 +28,9 @@ struct agent_settings {
 	long final_pid;          /* HEAPTOP_FINAL_PID, 0 for any process */
 	uint64_t sample;         /* HEAPTOP_SAMPLE: mean bytes between samples;
 				    0: exact, every block */
-	int frame_pointers;      /* HEAPTOP_UNWIND=fp: walk frame pointers
-				    instead of calling libunwind */
+	int unwind;              /* HEAPTOP_UNWIND: AGENT_UNWIND_* */
+	int unwind_check;        /* HEAPTOP_UNWIND_CHECK=1: compare the DWARF
+				    walker's stacks with libunwind's */
 };
 
 /* Read once, at the first allocation. */

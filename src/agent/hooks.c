@@ -29,6 +29,7 @@
 #include "agent/ptrmap.h"
 #include "agent/server.h"
 #include "agent/stacktab.h"
+#include "agent/unwind.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define FLUSH_BYTES (64 << 10) /* per-thread live delta folded in past this */
@@ -253,14 +254,39 @@ static unsigned walk_frame_pointers(uintptr_t *pcs)
 	return n;
 }
 
-/* The caller's stack, the agent's own frames dropped. */
-static unsigned capture(uintptr_t *pcs)
+static __attribute__((noinline)) unsigned capture_libunwind(uintptr_t *pcs)
 {
-	if (agent_settings.frame_pointers && stack_bounds())
-		return walk_frame_pointers(pcs);
 	void *buf[HT_MAX_DEPTH + 16];
 	int n = unw_backtrace(buf, (int)agent_settings.depth + 16);
 	return keep_caller_frames(buf, n, pcs);
+}
+
+/* HEAPTOP_UNWIND_CHECK: the DWARF walker's N frames against libunwind's. */
+static __attribute__((noinline)) void check_unwind(const uintptr_t *pcs, unsigned n)
+{
+	uintptr_t ref[HT_MAX_DEPTH];
+	unsigned nref = capture_libunwind(ref);
+	unwind_check_compare(pcs, n, ref, nref);
+}
+
+/* The caller's stack, the agent's own frames dropped: by the DWARF walker
+ * (the default), which hands the stacks it is not sure of to libunwind, by
+ * libunwind, or by frame pointers. */
+static unsigned capture(uintptr_t *pcs)
+{
+	if (agent_settings.unwind == AGENT_UNWIND_DWARF && stack_bounds()) {
+		int n = unwind_dwarf(pcs, agent_settings.depth, ts.stack_lo, ts.stack_hi);
+		if (n >= 0) {
+			if (agent_settings.unwind_check)
+				check_unwind(pcs, (unsigned)n);
+			return (unsigned)n;
+		}
+		if (agent_settings.unwind_check)
+			unwind_check_fallback();
+	} else if (agent_settings.unwind == AGENT_UNWIND_FP && stack_bounds()) {
+		return walk_frame_pointers(pcs);
+	}
+	return capture_libunwind(pcs);
 }
 
 /*

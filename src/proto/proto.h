@@ -77,6 +77,8 @@ enum ht_msg_type {
 /* HELLO flags: how the agent is recording */
 #define HT_AGENT_SAMPLED 0x1u /* sampling by bytes; counters are estimates */
 #define HT_AGENT_FRAME_POINTERS 0x2u /* stacks from the frame-pointer walker */
+#define HT_AGENT_DWARF 0x4u /* stacks from the DWARF walker (libunwind where it
+			       cannot follow a frame) */
 
 /* GLOBALS flags */
 #define HT_GLOBAL_FINAL 0x1u /* written at exit: what was live at exit */

@@ -570,7 +570,9 @@ static void json_process(FILE *out, const struct heap_info *info)
 		fputs("null", out);
 	if (info)
 		fprintf(out, ",\"unwind\":\"%s\"",
-			info->agent_flags & HT_AGENT_FRAME_POINTERS ? "fp" : "libunwind");
+			info->agent_flags & HT_AGENT_FRAME_POINTERS ? "fp"
+			: info->agent_flags & HT_AGENT_DWARF	    ? "dwarf"
+								    : "libunwind");
 	else
 		fputs(",\"unwind\":null", out);
 }

@@ -90,8 +90,8 @@ static char **agent_env(const struct settings *s, char *buf[4])
 		buf[n++] = xasprintf("HEAPTOP_DEPTH=%u", s->depth);
 	if (s->sample)
 		buf[n++] = xasprintf("HEAPTOP_SAMPLE=%llu", (unsigned long long)s->sample);
-	if (s->frame_pointers)
-		buf[n++] = xstrdup("HEAPTOP_UNWIND=fp");
+	if (s->unwind)
+		buf[n++] = xasprintf("HEAPTOP_UNWIND=%s", s->unwind);
 	buf[n] = NULL;
 	return buf;
 }

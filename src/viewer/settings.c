@@ -199,10 +199,13 @@ static int set_columns(struct settings *s, const char *v, char **cause)
 
 static int set_unwind(struct settings *s, const char *v, char **cause)
 {
-	if (strcmp(v, "fp") != 0 && strcmp(v, "libunwind") != 0)
-		return bad(cause, "unwind", v, "libunwind or fp");
-	s->frame_pointers = strcmp(v, "fp") == 0;
-	return 0;
+	static const char *const methods[] = { "dwarf", "libunwind", "fp" };
+	for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+		if (strcmp(v, methods[i]) == 0) {
+			s->unwind = methods[i];
+			return 0;
+		}
+	return bad(cause, "unwind", v, "dwarf, libunwind or fp");
 }
 
 static int add_source_dir(struct settings *s, const char *v, char **cause)
@@ -431,7 +434,7 @@ static void usage(void)
 	      "      --format FORMAT      pretty, stats or json\n"
 	      "      --depth N            frames the agent records (1-256)\n"
 	      "      --sample BYTES       sample one allocation per BYTES on average\n"
-	      "      --unwind METHOD      libunwind (default) or fp (frame pointers)\n"
+	      "      --unwind METHOD      dwarf (default), libunwind or fp (frame pointers)\n"
 	      "      --config FILE        read settings from FILE\n"
 	      "      --source-dir DIR     look for source files in DIR too\n"
 	      "      --substitute-path FROM=TO  read sources under FROM from TO\n"

@@ -52,7 +52,8 @@ struct settings {
 
 	unsigned depth;           /* HEAPTOP_DEPTH for the agent; 0: its default */
 	uint64_t sample;          /* HEAPTOP_SAMPLE; 0: exact */
-	int frame_pointers;       /* HEAPTOP_UNWIND=fp */
+	const char *unwind;       /* HEAPTOP_UNWIND: "dwarf", "libunwind" or "fp"
+				     (static strings); NULL: the agent's default */
 	struct strv source_dirs;
 	struct strv subst_from, subst_to;
 	char *config_path;        /* the file that was read, if any */

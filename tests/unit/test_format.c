@@ -761,9 +761,13 @@ START_TEST(test_json_diff_traceback)
 	struct format_table t = fixture_table(&x, GROUP_TRACEBACK, -1, 1);
 	x.info.final = 1;
 	x.info.exit_status = 3;
-	x.info.agent_flags = HT_AGENT_SAMPLED | HT_AGENT_FRAME_POINTERS;
+	x.info.agent_flags = HT_AGENT_SAMPLED | HT_AGENT_DWARF;
 	x.info.sample_bytes = 524288;
 	t.lc = NULL;
+	char *dwarf = print_to_string(FORMAT_JSON, &t);
+	ck_assert_ptr_nonnull(strstr(dwarf, ",\"unwind\":\"dwarf\","));
+	free(dwarf);
+	x.info.agent_flags = HT_AGENT_SAMPLED | HT_AGENT_FRAME_POINTERS;
 	char *got = print_to_string(FORMAT_JSON, &t);
 	char *want = xasprintf(
 		"{\"pid\":1234,\"exe\":\"/usr/bin/app\",\"cmdline\":\"./app --big\","
