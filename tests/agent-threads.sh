@@ -56,3 +56,10 @@ run_traced "$wl" exit || rc=$?
 expect_eq "wl_threads exit status" "$rc" 0
 snap_final "$RUN_PID" "$HT_TMP/final.txt"
 check "$HT_TMP/final.txt" exit 8000/80 20480/640
+
+echo "== exit-small: exit() on a thread with PTHREAD_STACK_MIN of stack"
+rc=0
+run_traced "$wl" exit-small || rc=$?
+expect_eq "wl_threads exit-small exit status" "$rc" 0
+snap_final "$RUN_PID" "$HT_TMP/final-small.txt"
+check "$HT_TMP/final-small.txt" exit-small 8000/80 20480/640

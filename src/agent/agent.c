@@ -202,7 +202,9 @@ void agent_write_final(int status)
 	if (!tmpl || !final_allowed || getpid() != init_pid ||
 	    __atomic_exchange_n(&final_written, 1, __ATOMIC_ACQ_REL))
 		return;
-	char path[HT_MAX_STR], tmp[HT_MAX_STR];
+	/* Static: the exchange above lets one thread here, and the thread
+	 * calling exit() may have a small stack. */
+	static char path[HT_MAX_STR], tmp[HT_MAX_STR];
 	if (path_expand(path, sizeof path, tmpl) < 0)
 		return;
 	struct path_buf b = { tmp, sizeof tmp, 0 };

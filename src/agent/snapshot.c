@@ -26,7 +26,8 @@
 #define FILE_STACKS_PER_FRAME 1024
 #define FILE_COUNTERS_PER_FRAME 16384
 #define FILE_BUF (1u << 20)
-#define READ_BATCH 256           /* counters summed at a time: 12 KiB of stack */
+#define READ_BATCH 32            /* counters summed at a time: 1.5 KiB of stack,
+				  which may be that of a thread calling exit() */
 #define HEAD_ROOM (64u << 10)    /* first guess for HELLO and MODULES */
 #define BUF_ALIGN (64u << 10)    /* buffer sizes are multiples of this */
 #define TRIM_MIN (1u << 20)      /* a buffer is cut back only by this much or more */

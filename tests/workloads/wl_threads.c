@@ -5,6 +5,10 @@
  *   wl_threads hold   run; "ready"; wait; free the kept blocks; "ready";
  *                     wait; exit 0
  *   wl_threads exit   run and exit(0) with the kept blocks live
+ *   wl_threads exit-small
+ *                     the same, exit(0) called by a thread with the
+ *                     smallest stack allowed (PTHREAD_STACK_MIN): the
+ *                     live-at-exit snapshot is written on that stack
  *
  * NTHREADS workers form a ring: worker i allocates NALLOC blocks into
  * ring[i] (site_thread_churn) while it frees what worker i-1 put into
@@ -21,6 +25,7 @@
  *   site_thread_keep   live 8000 B in 80 blocks
  *   site_short_thread  live 20480 B in 640 blocks; total 51200 B, 1600 blocks
  */
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -177,16 +182,36 @@ static void free_kept(void)
 			free(short_kept[t][k]);
 }
 
+static void *exit_main(void *arg)
+{
+	exit(0);
+}
+
+/* exit(0) from a thread with a stack as small as allowed. */
+static void exit_on_small_stack(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	WL_CHECK(pthread_attr_init(&attr) == 0);
+	WL_CHECK(pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN) == 0);
+	WL_CHECK(pthread_create(&th, &attr, exit_main, NULL) == 0);
+	pthread_join(th, NULL);
+	abort(); /* not reached: the thread ends the process */
+}
+
 int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
-	if (argc < 2 || (strcmp(argv[1], "hold") != 0 && strcmp(argv[1], "exit") != 0)) {
-		wl_say("usage: wl_threads hold | exit");
+	if (argc < 2 || (strcmp(argv[1], "hold") != 0 && strcmp(argv[1], "exit") != 0 &&
+			 strcmp(argv[1], "exit-small") != 0)) {
+		wl_say("usage: wl_threads hold | exit | exit-small");
 		return 2;
 	}
 	run();
 	if (strcmp(argv[1], "exit") == 0)
 		exit(0);
+	if (strcmp(argv[1], "exit-small") == 0)
+		exit_on_small_stack();
 	wl_ready("phase=done");
 	wl_wait();
 	free_kept();
