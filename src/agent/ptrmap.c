@@ -11,7 +11,11 @@
  * take it past 85% full, so its load stays between 68% and 85%: at most
  * 23.5 bytes per live block just after a growth, 18.8 just before, about
  * 21.0 on average over the cycle.  (90% and 4/3 would have the same bound
- * but cost twice the instructions per pair on a table in cache.) */
+ * but cost twice the instructions per pair on a table in cache.)  Shards
+ * under SMALL_SLOTS (256 KiB) are kept at most half full and double
+ * instead: at 85% the clustered runs made a small live set (10 000 blocks)
+ * cost 50-70 ns more per malloc/free pair than the old sparse tables, for
+ * at most 32 bytes a block while a 64 MiB region holds under ~130 000. */
 #include "config.h"
 
 #include <string.h>
@@ -36,6 +40,8 @@
 #define MAX_LOAD_DEN 20
 #define GROW_NUM 5
 #define GROW_DEN 4
+/* Below this many slots a shard is kept at most half full and doubles. */
+#define SMALL_SLOTS (1u << 14)
 
 struct entry {
 	uint64_t key; /* tag << 56 | block address; 0 marks an empty slot */
@@ -142,7 +148,9 @@ static void place(struct entry *t, uint32_t slots, uint64_t key, uint64_t val)
 
 static int shard_grow(struct shard *s)
 {
-	uint64_t want = s->slots ? (uint64_t)s->slots * GROW_NUM / GROW_DEN + 1 : INITIAL_SLOTS;
+	uint64_t want = !s->slots		? INITIAL_SLOTS
+			: s->slots < SMALL_SLOTS ? (uint64_t)s->slots * 2
+						 : (uint64_t)s->slots * GROW_NUM / GROW_DEN + 1;
 	/* Use the whole of the last page. */
 	size_t bytes = ((want * sizeof(struct entry)) + 4095) & ~(size_t)4095;
 	if (bytes / sizeof(struct entry) > UINT32_MAX)
@@ -162,6 +170,8 @@ static int shard_grow(struct shard *s)
 
 static int over_load(uint32_t used, uint32_t slots)
 {
+	if (slots < SMALL_SLOTS)
+		return (uint64_t)used * 2 > slots;
 	return (uint64_t)used * MAX_LOAD_DEN > (uint64_t)slots * MAX_LOAD_NUM;
 }
 
