@@ -190,19 +190,19 @@ END {
 	}
 	if ("mem_per_block" in x)
 		printf "| agent memory <= 24 bytes per live block | %s B (marginal, %d blocks; %s B all told) | %s |\n",
-			x["mem_per_block"], x["mem_blocks"], x["mem_per_block_total"], verdict(x["mem_per_block"] <= 24)
+			x["mem_per_block"], x["mem_blocks"], x["mem_per_block_total"], verdict(x["mem_per_block"] + 0 <= 24)
 	if ("snap_inc_ms" in x)
 		printf "| snapshot of 100 000 sites <= 10 ms | %s ms incremental (max %s), %s ms full | %s |\n",
-			x["snap_inc_ms"], x["snap_inc_ms_max"], x["snap_full_ms"], verdict(x["snap_inc_ms"] <= 10)
+			x["snap_inc_ms"], x["snap_inc_ms_max"], x["snap_full_ms"], verdict(x["snap_inc_ms"] + 0 <= 10)
 	for (i = 1; i <= 5; i++) {
 		g = rg[i]
 		if (x["refresh_" g "_rows"] + 0 >= 100000)
 			printf "| refresh with %s rows <= 50 ms viewer CPU (%s) | %s ms | %s |\n", x["refresh_" g "_rows"],
-				rd[g], x["refresh_" g "_cpu_ms"], verdict(x["refresh_" g "_cpu_ms"] <= 50)
+				rd[g], x["refresh_" g "_cpu_ms"], verdict(x["refresh_" g "_cpu_ms"] + 0 <= 50)
 	}
 	for (i = 1; ("sym" i "_first_s") in x; i++)
 		printf "| first symbolization of %s addresses <= 2 s (%s) | %s s | %s |\n", x["sym" i "_addresses"],
-			x["sym" i "_file"], x["sym" i "_first_s"], verdict(x["sym" i "_first_s"] <= 2)
+			x["sym" i "_file"], x["sym" i "_first_s"], verdict(x["sym" i "_first_s"] + 0 <= 2)
 	print ""
 	print "## Other figures"
 	print ""
