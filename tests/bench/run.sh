@@ -167,7 +167,7 @@ END {
 	}
 	r2 = ratio("alloc2", "heaptop")
 	if (r2 != "")
-		printf "| alloc2: heaptop -b <= 2.5x (libunwind) | %.2fx | %s |\n", r2, verdict(r2 <= 2.5)
+		printf "| alloc2: heaptop -b <= 2.5x (default unwinding) | %.2fx | %s |\n", r2, verdict(r2 <= 2.5)
 	r1 = ratio("alloc1", "heaptop")
 	split("alloc2 alloc4 alloc8", tl, " ")
 	for (i = 1; i <= 3; i++) {
