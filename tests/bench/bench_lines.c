@@ -22,11 +22,10 @@
 #pragma GCC optimize("O0")
 #endif
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "bench_target.h"
 
 #define WATCHDOG_SECONDS 600
 
@@ -37,37 +36,11 @@ extern const unsigned lines_nfuncs, lines_per_func;
 size_t lines_block_size = 32;
 unsigned lines_last; /* the last function called (makes them differ) */
 
-static unsigned long lines_arg(const char *s, unsigned long min, unsigned long max)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bench_lines: bad number %s (%lu..%lu)\n", s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
-static void lines_say(const char *s)
-{
-	size_t len = strlen(s);
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long max = (unsigned long)lines_nfuncs * lines_per_func;
-	unsigned long sites = argc > 1 ? lines_arg(argv[1], 1, max) : max;
-	lines_block_size = argc > 2 ? lines_arg(argv[2], 1, 1ul << 20) : 32;
+	unsigned long sites = argc > 1 ? bench_arg("bench_lines", argv[1], 1, max) : max;
+	lines_block_size = argc > 2 ? bench_arg("bench_lines", argv[2], 1, 1ul << 20) : 32;
 	alarm(WATCHDOG_SECONDS);
 
 	void **held = malloc(sites * sizeof *held);
@@ -76,13 +49,7 @@ int main(int argc, char **argv)
 	for (unsigned long s = 0; s < sites; s++)
 		held[s] = lines_funcs[s / lines_per_func]((unsigned)(s % lines_per_func));
 
-	char line[128];
-	snprintf(line, sizeof line, "ready pid=%ld sites=%lu blocks=%lu\n", (long)getpid(), sites,
-		 sites);
-	lines_say(line);
-	char c;
-	while (read(STDIN_FILENO, &c, 1) == 1 && c != '\n')
-		;
+	bench_ready_and_wait(sites, sites);
 	for (unsigned long s = 0; s < sites; s++)
 		free(held[s]);
 	free(held);

@@ -27,11 +27,10 @@
 #pragma GCC optimize("O0")
 #endif
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "bench_target.h"
 
 #define MAX_SITES 100000u
 #define PREFIX_DEPTH 12 /* frames of the fixed recursion above the tree */
@@ -139,37 +138,12 @@ static void *sites_prefix(unsigned depth, unsigned path)
 	return p;
 }
 
-static unsigned long sites_arg(const char *s, unsigned long min, unsigned long max)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bench_sites: bad number %s (%lu..%lu)\n", s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
-static void sites_say(const char *s)
-{
-	size_t len = strlen(s);
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, s, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 int main(int argc, char **argv)
 {
-	unsigned long sites = argc > 1 ? sites_arg(argv[1], 1, MAX_SITES) : MAX_SITES;
-	unsigned long blocks = argc > 2 ? sites_arg(argv[2], 1, 1ul << 28) : 1;
-	block_size = argc > 3 ? sites_arg(argv[3], 1, 1ul << 20) : 32;
+	unsigned long sites =
+		argc > 1 ? bench_arg("bench_sites", argv[1], 1, MAX_SITES) : MAX_SITES;
+	unsigned long blocks = argc > 2 ? bench_arg("bench_sites", argv[2], 1, 1ul << 28) : 1;
+	block_size = argc > 3 ? bench_arg("bench_sites", argv[3], 1, 1ul << 20) : 32;
 	alarm(WATCHDOG_SECONDS);
 
 	void **held = malloc(sites * blocks * sizeof *held);
@@ -180,13 +154,7 @@ int main(int argc, char **argv)
 		for (unsigned long s = 0; s < sites; s++)
 			held[n++] = sites_prefix(PREFIX_DEPTH, (unsigned)s);
 
-	char line[128];
-	snprintf(line, sizeof line, "ready pid=%ld sites=%lu blocks=%lu\n", (long)getpid(),
-		 sites, blocks);
-	sites_say(line);
-	char c;
-	while (read(STDIN_FILENO, &c, 1) == 1 && c != '\n')
-		;
+	bench_ready_and_wait(sites, blocks);
 	for (size_t i = 0; i < n; i++)
 		free(held[i]);
 	free(held);
