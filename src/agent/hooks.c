@@ -295,8 +295,8 @@ static unsigned capture(uintptr_t *pcs)
  * sampled when one falls in it, which happens with probability
  * p = 1 - exp(-size / interval), and is then counted with weight 1/p: the
  * estimates of bytes and blocks are unbiased.  Unsampled blocks cost a
- * subtraction, and their free a byte load from sampled_filter, a counting
- * filter of the addresses of sampled blocks.
+ * subtraction inline in the hook, and their free a load from
+ * sampled_filter, 4-bit counters of the addresses of sampled blocks.
  */
 #define FILTER_SLOTS (1u << 14)
 static uint8_t sampled_filter[FILTER_SLOTS / 2]; /* 4-bit counters: 8 KiB */

@@ -66,8 +66,9 @@ static struct shard shards[SHARDS];
  * then share table lines and pages instead of each costing a cache and TLB
  * miss (on python this halved the map's time).  A grain holds at most one
  * block start for 16-byte aligned allocators, and glibc's blocks are 32
- * bytes apart at least, so a chunk never crowds its run of slots by more
- * than its own 64 entries. */
+ * bytes apart at least, so a chunk fills at most its own 64 slots; an
+ * allocator with 8-byte blocks can put two in a grain (128 in a run), which
+ * lengthens probes but never breaks lookups. */
 #define GRAIN_SHIFT 4
 #define RUN_BITS 6
 #define CHUNK_SHIFT (GRAIN_SHIFT + RUN_BITS)

@@ -1,8 +1,9 @@
 /*
  * Pointer map: address of every live tracked block -> (stack id, size).
- * Sharded by address, each shard an open-addressing table with linear
- * probing in its own mapping, guarded by its own spin lock.  16 bytes per
- * entry, kept between 68% and 85% full, so about 20 bytes per live block.
+ * Sharded by address, each shard an open-addressing table with Robin Hood
+ * linear probing in its own mapping, guarded by its own spin lock.  16
+ * bytes per entry; large shards are kept between 68% and 85% full (about
+ * 20 bytes per live block), small ones at most half full (ptrmap.c).
  * User-space addresses stop below bit 56: the key's top byte holds the tag.
  */
 #ifndef HEAPTOP_PTRMAP_H
