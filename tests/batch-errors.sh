@@ -138,8 +138,10 @@ echo "== processes that cannot be reached: exit 1"
 sleep 60 &
 sleeper=$!
 HT_JOBS+=("$sleeper")
+# A target killed with SIGKILL leaves its socket behind, and this pid may
+# be one such target's, reused: then connecting is refused instead.
 err "-p of a process without the agent" 1 \
-	"no heaptop agent at [^ ]*/$sleeper\\.sock: No such file or directory; is process $sleeper running with the agent\\? Start one with: heaptop -- PROGRAM\$" \
+	"no heaptop agent at [^ ]*/$sleeper\\.sock: (No such file or directory|Connection refused); is process $sleeper running with the agent\\? Start one with: heaptop -- PROGRAM\$" \
 	-b -p "$sleeper"
 kill "$sleeper"
 wait "$sleeper" 2>/dev/null || true
