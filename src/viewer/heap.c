@@ -241,6 +241,24 @@ static void heap_info_from(struct heap *h, const struct snapshot *s)
 	};
 }
 
+int heap_shared_extend(struct heap_shared *sh, const struct snapshot *s)
+{
+	if (sh->snap == s)
+		return 0;
+	uint32_t n = sh->snap ? snapshot_stack_count(sh->snap) : 0;
+	if (snapshot_stack_count(s) < n)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned da, db;
+		const uint64_t *a = snapshot_stack(sh->snap, i, &da);
+		const uint64_t *b = snapshot_stack(s, i, &db);
+		if (da != db || (da && memcmp(a, b, da * sizeof *a) != 0))
+			return -1;
+	}
+	sh->snap = s;
+	return 0;
+}
+
 struct heap *heap_from_shared(struct heap_shared *sh)
 {
 	struct heap *h = heap_over(sh);

@@ -71,6 +71,12 @@ struct heap_shared *heap_shared_new(const struct snapshot *s, struct symbolizer 
 void heap_shared_unref(struct heap_shared *sh);
 /* A heap over the last complete snapshot of SH's snapshot. */
 struct heap *heap_from_shared(struct heap_shared *sh);
+/* Make S (which must outlive SH) the snapshot SH's heaps come from, when
+ * S begins with every stack of SH's snapshot, as a later snapshot of the
+ * same process does (its live-at-exit one): the stacks symbolized so far
+ * are kept, only S's new ones will be.  Returns 0, or -1 with SH unchanged
+ * when a stack differs. */
+int heap_shared_extend(struct heap_shared *sh, const struct snapshot *s);
 
 /* Tell SYM about every module S holds. */
 void heap_declare_modules(struct symbolizer *sym, const struct snapshot *s);

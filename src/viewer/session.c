@@ -228,6 +228,11 @@ struct heap *session_final(struct session *ss, char **cause)
 			return NULL;
 		heap_declare_modules(ss->sym, ss->final_snap);
 	}
+	/* The live-at-exit file lists every stack again: keep the frames
+	 * symbolized for the live tables (for cppcheck, 112 000 stacks: 0.5 s
+	 * and 90 MB less after the program has ended). */
+	if (snapshot_completed(ss->snap) && heap_shared_extend(ss->frames, ss->final_snap) == 0)
+		return heap_from_shared(ss->frames);
 	return heap_from_snapshot(ss->final_snap, ss->sym);
 }
 

@@ -37,7 +37,10 @@ int session_launched(const struct session *ss);
  * died of the signal heaptop sent it. */
 int session_finish(struct session *ss, int stop);
 /* What was live when the launched program exited; NULL with *CAUSE set when
- * it wrote nothing (killed by a signal) or was not launched. */
+ * it wrote nothing (killed by a signal) or was not launched.  Its frames
+ * come from the same store as session_heap's when the file holds the same
+ * stacks (it does, written by the same process), so only stacks new since
+ * the last fetch are symbolized; session_heap is not for use after it. */
 struct heap *session_final(struct session *ss, char **cause);
 /* The symbolizer all heaps of this session use. */
 struct symbolizer *session_symbolizer(struct session *ss);

@@ -148,9 +148,13 @@ static unsigned stack_depth(uint32_t id)
 	return id % 4;
 }
 
+/* A stack whose pcs differ from the usual ones: a snapshot of another
+ * process. */
+static uint32_t odd_stack = UINT32_MAX;
+
 static uint64_t stack_pc(uint32_t id, unsigned j)
 {
-	return (id >= 8 ? 0x400000 : 0x1000) + (uint64_t)id * 0x10 + j;
+	return (id >= 8 ? 0x400000 : 0x1000) + (uint64_t)id * 0x10 + j + (id == odd_stack ? 8 : 0);
 }
 
 static void put_hello(struct ht_writer *w, const char *exe)
@@ -355,6 +359,66 @@ START_TEST(test_shared_frames)
 }
 END_TEST
 
+/* The live-at-exit snapshot lists the live session's stacks again: the
+ * store takes it as its source and keeps the frames it has. */
+START_TEST(test_shared_extend)
+{
+	struct ht_writer w;
+	ht_writer_init(&w, buf, sizeof buf);
+	put_snapshot(&w, 1, "/usr/bin/prog", 0, 12, 12, 1, 0);
+	struct snapshot *s = load(buf, w.len, NULL);
+	struct symbolizer *sym = symbolizer_new();
+	heap_declare_modules(sym, s);
+	struct heap_shared *sh = heap_shared_new(s, sym);
+	struct symbolizer_stats st;
+	struct heap *a = heap_from_shared(sh);
+	const struct heap_frame *fa, *fb;
+	ck_assert_uint_eq(heap_frames(a, 9, &fa), 1);
+
+	ht_writer_init(&w, buf, sizeof buf);
+	put_snapshot(&w, 1, "/usr/bin/prog", 0, 20, 20, 2, HT_GLOBAL_FINAL);
+	struct snapshot *fin = load(buf, w.len, NULL);
+	ck_assert_int_eq(heap_shared_extend(sh, fin), 0);
+	struct heap *b = heap_from_shared(sh);
+	ck_assert_uint_eq(heap_stack_count(b), 20);
+	ck_assert(heap_info(b)->final);
+	ck_assert_int_eq(heap_counter(b, 5).live_bytes, 1000);
+	ck_assert_int_eq(heap_counter(a, 5).live_bytes, 500);
+	ck_assert_uint_eq(heap_frames(b, 9, &fb), 1);
+	ck_assert_ptr_eq(fb, fa);
+	symbolizer_get_stats(sym, &st);
+	ck_assert_uint_eq(st.lookups, 1); /* stack 9 was not symbolized again */
+	ck_assert_uint_eq(heap_frames(b, 15, &fb), 3);
+	ck_assert(same_str(fb[0].module, MODULE_PATH));
+	ck_assert_int_eq(heap_shared_extend(sh, fin), 0); /* again: no change */
+
+	/* Fewer stacks, or one that differs: another process's; refused. */
+	ht_writer_init(&w, buf, sizeof buf);
+	put_snapshot(&w, 1, "/usr/bin/prog", 0, 10, 10, 3, HT_GLOBAL_FINAL);
+	struct snapshot *fewer = load(buf, w.len, NULL);
+	ck_assert_int_eq(heap_shared_extend(sh, fewer), -1);
+	odd_stack = 14;
+	ht_writer_init(&w, buf, sizeof buf);
+	put_snapshot(&w, 1, "/usr/bin/prog", 0, 30, 30, 3, HT_GLOBAL_FINAL);
+	odd_stack = UINT32_MAX;
+	struct snapshot *other = load(buf, w.len, NULL);
+	ck_assert_int_eq(heap_shared_extend(sh, other), -1);
+	struct heap *c = heap_from_shared(sh);
+	ck_assert_uint_eq(heap_stack_count(c), 20); /* still FIN's */
+	ck_assert_int_eq(heap_counter(c, 5).live_bytes, 1000);
+
+	heap_free(c);
+	heap_free(b);
+	heap_free(a);
+	heap_shared_unref(sh);
+	symbolizer_free(sym);
+	snapshot_free(other);
+	snapshot_free(fewer);
+	snapshot_free(fin);
+	snapshot_free(s);
+}
+END_TEST
+
 /* A heap is a frozen view: later snapshots into S change nothing in it. */
 START_TEST(test_snapshot_frozen)
 {
@@ -421,6 +485,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_from_snapshot);
 	tcase_add_test(tc, test_snapshot_frozen);
 	tcase_add_test(tc, test_shared_frames);
+	tcase_add_test(tc, test_shared_extend);
 	suite_add_tcase(su, tc);
 	return su;
 }
