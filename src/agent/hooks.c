@@ -413,6 +413,8 @@ static __attribute__((noinline)) void record_alloc_slow(void *p, size_t size)
 		return;
 	int saved_errno = errno;
 	ts.busy++;
+	if (size <= PTRMAP_MAX_SIZE)
+		ptrmap_prefetch((uintptr_t)p); /* its miss overlaps the walk */
 	unsigned stripe = my_stripe();
 	uintptr_t pcs[HT_MAX_DEPTH];
 	unsigned depth = capture(pcs);

@@ -280,6 +280,17 @@ int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *ol
 	return ret;
 }
 
+void ptrmap_prefetch(uintptr_t p)
+{
+	uint64_t h = mix(p);
+	const struct shard *s = shard_of(p, h);
+	/* Unlocked: a table that moves meanwhile only makes this useless. */
+	const struct entry *t = __atomic_load_n(&s->table, __ATOMIC_RELAXED);
+	uint32_t slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+	if (t && slots)
+		__builtin_prefetch(&t[home_slot(p, h, slots)], 1);
+}
+
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
 {
 	uint64_t h = mix(p);

@@ -28,6 +28,9 @@ struct ptrmap_rec {
  * block stays untracked).  If P was already present (a free the agent
  * never saw), *OLD gets its record and 1 is returned. */
 int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old);
+/* Start loading the table line where P's entry would go, so that the cache
+ * miss overlaps other work (the stack walk) before ptrmap_insert. */
+void ptrmap_prefetch(uintptr_t p);
 /* Remove P; 1 with its record in *R, 0 when P is not tracked. */
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r);
 /* Take every shard lock (before fork) and release them (after). */
