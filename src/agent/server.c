@@ -33,7 +33,8 @@ struct client {
 	int fd;
 	uint8_t in[64]; /* requests are 24 bytes; anything longer is bad */
 	size_t in_len;
-	struct snap_buf out;
+	struct snap_stream answer; /* the answer being sent, while out_len */
+	struct snap_buf out;       /* its piece being sent */
 	size_t out_len, out_off;
 	uint64_t last_progress_ms;
 };
@@ -159,6 +160,26 @@ static void accept_clients(void)
 	}
 }
 
+static int client_request(int i);
+
+/* Encode the next piece of client I's answer into its buffer; after the
+ * last one, cut the buffer back and take the next request, if one came.
+ * -1 drops the client. */
+static int client_fill(int i)
+{
+	struct client *c = &clients[i];
+	long n = snapshot_next(&c->answer, &c->out);
+	if (n < 0)
+		return -1;
+	c->out_len = (size_t)n;
+	c->out_off = 0;
+	if (n > 0)
+		return 0;
+	/* A full answer's last piece is larger than a refresh's. */
+	snapshot_buf_trim(&c->out);
+	return client_request(i);
+}
+
 /* Parse what client I sent; answer a complete request.  -1 drops it. */
 static int client_request(int i)
 {
@@ -173,9 +194,8 @@ static int client_request(int i)
 		return -1;
 	memmove(c->in, c->in + n, c->in_len - (size_t)n);
 	c->in_len -= (size_t)n;
-	c->out_len = snapshot_encode(&c->out, &req, 0, 0);
-	c->out_off = 0;
-	return c->out_len ? 0 : -1;
+	snapshot_start(&c->answer, &req);
+	return client_fill(i);
 }
 
 static int client_read(int i)
@@ -191,20 +211,21 @@ static int client_read(int i)
 	return client_request(i);
 }
 
+/* Send what the socket takes; encode the next piece as each one goes. */
 static int client_write(int i)
 {
 	struct client *c = &clients[i];
-	ssize_t n = send(c->fd, c->out.data + c->out_off, c->out_len - c->out_off,
-			 MSG_NOSIGNAL);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	c->out_off += (size_t)n;
-	c->last_progress_ms = now_ms();
-	if (c->out_off == c->out_len) {
-		c->out_len = c->out_off = 0;
-		/* A full answer's buffer is several times a refresh's. */
-		snapshot_buf_trim(&c->out);
-		return client_request(i); /* a request may be queued already */
+	while (c->out_len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		c->out_off += (size_t)n;
+		c->last_progress_ms = now_ms();
+		if (c->out_off < c->out_len)
+			return 0; /* the socket is full: wait for POLLOUT */
+		if (client_fill(i) < 0)
+			return -1;
 	}
 	return 0;
 }

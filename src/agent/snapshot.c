@@ -1,12 +1,16 @@
 /*
  * Encoding a snapshot: HELLO, MODULES, new STACKS, COUNTERS, GLOBALS, END.
  *
- * An answer on the socket is encoded once into a buffer sized for it from
- * the stack count and depths before encoding starts (only HELLO and
- * MODULES, whose size is not known beforehand, are encoded again when they
- * do not fit); the buffer is cut back once the answer is sent.  The
- * live-at-exit file goes through a small buffer flushed to the file between
- * frames, so that exiting never maps memory in proportion to the table.
+ * An answer on the socket is encoded a piece at a time into the client's
+ * buffer, and each piece is sent before the next is encoded: HELLO,
+ * MODULES and about PIECE_BYTES of STACKS frames a piece, then COUNTERS,
+ * GLOBALS and END together (the counters of one answer are read in one
+ * go).  A first answer lists every stack (22 MiB at 100 000 stacks of 22
+ * frames): encoded whole, its buffer cost a page fault every 4 KiB and
+ * encoding could not overlap sending.  The buffer is cut back once the
+ * answer is sent.  The live-at-exit file goes through a small buffer
+ * flushed to the file between frames, so that exiting never maps memory
+ * in proportion to the table.
  */
 #include "config.h"
 
@@ -20,15 +24,16 @@
 #include "agent/snapshot.h"
 #include "agent/stacktab.h"
 
-#define STACKS_PER_FRAME 8192    /* 8192 x 2 KiB at most: under HT_MAX_FRAME */
+#define STACKS_PER_FRAME 1024    /* 1024 x 2 KiB at most: under HT_MAX_FRAME */
 #define COUNTERS_PER_FRAME 65536
-/* Frames of the live-at-exit file, smaller so that one fits FILE_BUF. */
-#define FILE_STACKS_PER_FRAME 1024
+#define PIECE_BYTES (1u << 20)   /* STACKS frames encoded before sending them */
+/* Counter frames of the live-at-exit file, smaller so that one fits FILE_BUF. */
 #define FILE_COUNTERS_PER_FRAME 16384
 #define FILE_BUF (1u << 20)
 #define READ_BATCH 32            /* counters summed at a time: 1.5 KiB of stack,
 				  which may be that of a thread calling exit() */
-#define HEAD_ROOM (64u << 10)    /* first guess for HELLO and MODULES */
+#define HEAD_ROOM (64u << 10)    /* first guess for HELLO and MODULES; what a
+				    refresh's buffer keeps beyond counters */
 #define BUF_ALIGN (64u << 10)    /* buffer sizes are multiples of this */
 #define TRIM_MIN (1u << 20)      /* a buffer is cut back only by this much or more */
 #define STACKS_HEAD (HT_HEADER_SIZE + 8)
@@ -265,17 +270,17 @@ static void fill_globals(struct ht_globals *g, uint64_t number, uint32_t nstacks
 	g->mark_ns = agent_mark_ns();
 }
 
-/* The whole answer to REQ for the stacks 0..NSTACKS-1; failure leaves the
- * writer failed. */
-static void encode(struct out *o, const struct ht_request *req, uint32_t nstacks,
-		   int final, int status)
+static void begin(const struct ht_request *req)
 {
 	if (req->flags & HT_REQ_MARK)
 		agent_mark();
-	uint64_t number = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
-	encode_head(o, req);
-	if (req->have_stacks < nstacks)
-		encode_stacks(o, req->have_stacks, nstacks);
+}
+
+/* COUNTERS, GLOBALS and END of answer NUMBER to REQ for stacks
+ * 0..NSTACKS-1. */
+static void encode_tail(struct out *o, const struct ht_request *req, uint64_t number,
+			uint32_t nstacks, int final, int status)
+{
 	encode_counters(o, nstacks);
 	struct ht_globals g;
 	fill_globals(&g, number, nstacks, req->flags & HT_REQ_RESET_PEAK, final, status);
@@ -285,21 +290,56 @@ static void encode(struct out *o, const struct ht_request *req, uint32_t nstacks
 	ht_encode_end(&o->w, g.seq);
 }
 
-size_t snapshot_encode(struct snap_buf *b, const struct ht_request *req,
-		       int final, int exit_status)
+/* The whole answer to REQ for the stacks 0..NSTACKS-1; failure leaves the
+ * writer failed. */
+static void encode(struct out *o, const struct ht_request *req, uint32_t nstacks,
+		   int final, int status)
 {
-	/* The stack count is read once: the size below and the frames agree
-	 * on it, and stacks interned meanwhile go in the next answer. */
-	uint32_t nstacks = stacktab_count();
-	size_t size = HEAD_ROOM + counters_bytes(nstacks, COUNTERS_PER_FRAME) + TAIL_BYTES +
-		      stacks_bytes(req->have_stacks, nstacks, STACKS_PER_FRAME);
-	if (buf_reserve(b, size) < 0)
+	begin(req);
+	uint64_t number = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	encode_head(o, req);
+	if (req->have_stacks < nstacks)
+		encode_stacks(o, req->have_stacks, nstacks);
+	encode_tail(o, req, number, nstacks, final, status);
+}
+
+enum { STAGE_HEAD, STAGE_STACKS, STAGE_DONE };
+
+void snapshot_start(struct snap_stream *st, const struct ht_request *req)
+{
+	st->req = *req;
+	/* The stack count is read once: the frames and GLOBALS agree on
+	 * it, and stacks interned meanwhile go in the next answer. */
+	st->nstacks = stacktab_count();
+	st->next = req->have_stacks;
+	st->stage = STAGE_HEAD;
+}
+
+long snapshot_next(struct snap_stream *st, struct snap_buf *b)
+{
+	if (st->stage == STAGE_DONE)
 		return 0;
 	struct out o = { .b = b, .fd = -1, .stacks_per_frame = STACKS_PER_FRAME,
 			 .counters_per_frame = COUNTERS_PER_FRAME };
+	if (buf_reserve(b, HEAD_ROOM) < 0)
+		return -1;
 	ht_writer_init(&o.w, b->data, b->cap);
-	encode(&o, req, nstacks, final, exit_status);
-	return o.w.overflow ? 0 : o.w.len;
+	if (st->stage == STAGE_HEAD) {
+		begin(&st->req);
+		st->number = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+		encode_head(&o, &st->req);
+		st->stage = STAGE_STACKS;
+	}
+	while (st->next < st->nstacks && o.w.len < PIECE_BYTES && !o.w.overflow) {
+		uint32_t n = min_u32(st->nstacks - st->next, STACKS_PER_FRAME);
+		encode_stacks(&o, st->next, st->next + n);
+		st->next += n;
+	}
+	if (st->next >= st->nstacks && o.w.len < PIECE_BYTES) {
+		encode_tail(&o, &st->req, st->number, st->nstacks, 0, 0);
+		st->stage = STAGE_DONE;
+	}
+	return o.w.overflow ? -1 : (long)o.w.len;
 }
 
 int snapshot_write(int fd, const struct ht_request *req, int final, int exit_status)
@@ -307,7 +347,7 @@ int snapshot_write(int fd, const struct ht_request *req, int final, int exit_sta
 	struct snap_buf b = { 0 };
 	if (buf_reserve(&b, FILE_BUF) < 0)
 		return -1;
-	struct out o = { .b = &b, .fd = fd, .stacks_per_frame = FILE_STACKS_PER_FRAME,
+	struct out o = { .b = &b, .fd = fd, .stacks_per_frame = STACKS_PER_FRAME,
 			 .counters_per_frame = FILE_COUNTERS_PER_FRAME };
 	ht_writer_init(&o.w, b.data, b.cap);
 	encode(&o, req, stacktab_count(), final, exit_status);

@@ -14,11 +14,20 @@ struct snap_buf {
 	size_t cap;
 };
 
-/* Encode the answer to REQ into B, grown to fit it before encoding.  FINAL
- * marks the live-at-exit snapshot with EXIT_STATUS.  Returns its length, or
- * 0 when no memory could be had. */
-size_t snapshot_encode(struct snap_buf *b, const struct ht_request *req,
-		       int final, int exit_status);
+/* An answer on the socket, encoded a piece at a time. */
+struct snap_stream {
+	struct ht_request req;
+	uint32_t nstacks; /* the stacks it covers: those interned at its start */
+	uint32_t next;    /* the next stack to encode */
+	uint64_t number;  /* its sequence number */
+	int stage;
+};
+/* Begin the answer to REQ. */
+void snapshot_start(struct snap_stream *st, const struct ht_request *req);
+/* Encode the next piece of ST into B (from its start; B grows to fit):
+ * returns its length, 0 when the answer is complete, -1 when no memory
+ * could be had.  Send each piece before asking for the next. */
+long snapshot_next(struct snap_stream *st, struct snap_buf *b);
 /* Write the answer to REQ to FD a piece at a time, through a small buffer
  * of its own (no malloc: safe at exit).  0, or -1 when memory or a write
  * failed (what was written is then incomplete). */
