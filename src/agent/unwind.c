@@ -779,26 +779,28 @@ static unsigned replay(const struct walk_log *old, unsigned j, uintptr_t bp,
 		       struct frame *restrict lf, uintptr_t *restrict pcs, unsigned n, unsigned to,
 		       unsigned *bad)
 {
-	const struct frame *restrict of = old->f;
-	uintptr_t old_bp = of[j].bp;
-	for (unsigned k = j + 1; k < old->n && n < to; k++) {
-		const struct frame *o = &of[k];
-		uintptr_t at = o->bp_at & ~(uintptr_t)FRAME_FLAGS;
-		if (((const uintptr_t *)o->sp)[-1] != o->ra ||
-		    ((o->bp_at & FRAME_CFA_RBP) && bp != old_bp)) {
-			*bad = k;
+	const struct frame *restrict o = old->f + j + 1;
+	uintptr_t old_bp = old->f[j].bp;
+	/* Frames to redo, counted once: the loop then keeps no bound in
+	 * memory that its stores could seem to change. */
+	unsigned left = old->n - (j + 1), room = to - n, k = left < room ? left : room;
+	struct frame *restrict out = lf + n;
+	uintptr_t *restrict pc = pcs + n;
+	for (unsigned i = 0; i < k; i++, o++) {
+		uintptr_t ra = o->ra, flags = o->bp_at;
+		if (((const uintptr_t *)o->sp)[-1] != ra ||
+		    ((flags & FRAME_CFA_RBP) && bp != old_bp)) {
+			*bad = j + 1 + i;
 			return 0;
 		}
+		uintptr_t at = flags & ~(uintptr_t)FRAME_FLAGS;
 		if (at)
 			bp = *(const uintptr_t *)at;
 		old_bp = o->bp;
-		lf[n].sp = o->sp;
-		lf[n].bp = bp;
-		lf[n].ra = o->ra;
-		lf[n].bp_at = o->bp_at;
-		pcs[n++] = o->ra;
+		out[i] = (struct frame){ o->sp, bp, ra, flags };
+		pc[i] = ra;
 	}
-	return n;
+	return n + k;
 }
 
 int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
