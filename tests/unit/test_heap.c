@@ -230,6 +230,20 @@ static struct snapshot *load(const uint8_t *p, size_t n, struct snapshot *s)
 	return s;
 }
 
+/* A snapshot of stacks 0..N-1 (seq 1, every one counted) and a
+ * symbolizer that knows its modules. */
+static struct snapshot *snapshot_with(uint32_t n, struct symbolizer **sym)
+{
+	struct ht_writer w;
+	ht_writer_init(&w, buf, sizeof buf);
+	put_snapshot(&w, 1, "/usr/bin/prog", 0, n, n, 1, 0);
+	ck_assert(!w.overflow);
+	struct snapshot *s = load(buf, w.len, NULL);
+	*sym = symbolizer_new();
+	heap_declare_modules(*sym, s);
+	return s;
+}
+
 START_TEST(test_from_empty_snapshot)
 {
 	struct snapshot *s = snapshot_new();
@@ -325,13 +339,8 @@ END_TEST
  * a heap's frames outlive the heap that made them while the store lives. */
 START_TEST(test_shared_frames)
 {
-	struct ht_writer w;
-	ht_writer_init(&w, buf, sizeof buf);
-	put_snapshot(&w, 1, "/usr/bin/prog", 0, 12, 12, 1, 0);
-	ck_assert(!w.overflow);
-	struct snapshot *s = load(buf, w.len, NULL);
-	struct symbolizer *sym = symbolizer_new();
-	heap_declare_modules(sym, s);
+	struct symbolizer *sym;
+	struct snapshot *s = snapshot_with(12, &sym);
 	struct heap_shared *sh = heap_shared_new(s, sym);
 	struct symbolizer_stats st;
 
@@ -364,11 +373,8 @@ END_TEST
 START_TEST(test_shared_extend)
 {
 	struct ht_writer w;
-	ht_writer_init(&w, buf, sizeof buf);
-	put_snapshot(&w, 1, "/usr/bin/prog", 0, 12, 12, 1, 0);
-	struct snapshot *s = load(buf, w.len, NULL);
-	struct symbolizer *sym = symbolizer_new();
-	heap_declare_modules(sym, s);
+	struct symbolizer *sym;
+	struct snapshot *s = snapshot_with(12, &sym);
 	struct heap_shared *sh = heap_shared_new(s, sym);
 	struct symbolizer_stats st;
 	struct heap *a = heap_from_shared(sh);
@@ -423,11 +429,8 @@ END_TEST
 START_TEST(test_snapshot_frozen)
 {
 	struct ht_writer w;
-	ht_writer_init(&w, buf, sizeof buf);
-	put_snapshot(&w, 1, "/usr/bin/prog", 0, 8, 8, 1, 0);
-	struct snapshot *s = load(buf, w.len, NULL);
-	struct symbolizer *sym = symbolizer_new();
-	heap_declare_modules(sym, s);
+	struct symbolizer *sym;
+	struct snapshot *s = snapshot_with(8, &sym);
 	struct heap *h = heap_from_snapshot(s, sym);
 	const struct heap_frame *f1;
 	ck_assert_uint_eq(heap_frames(h, 1, &f1), 1);
