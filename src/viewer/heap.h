@@ -21,11 +21,13 @@ struct snapshot;
 struct symbolizer;
 
 /* One source-level frame; inlined calls are frames of their own. */
+/* Pointers first: 32 bytes, where the fields in reading order took 40 (a
+ * store holds one per frame of every stack: 2.5 M for cppcheck). */
 struct heap_frame {
 	const char *function; /* NULL when unknown; C++ demangled */
 	const char *file;     /* full path from the debug info; NULL when unknown */
-	unsigned line;        /* 0 when unknown */
 	const char *module;   /* path of the object; NULL outside every module */
+	unsigned line;        /* 0 when unknown */
 	int inlined;          /* inlined into the next (outer) frame */
 };
 

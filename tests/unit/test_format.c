@@ -421,6 +421,9 @@ END_TEST
 /* ---- tables ------------------------------------------------------------ */
 
 #define APP "/usr/bin/app"
+/* A frame: function, file, line, module, inlined. */
+#define FRAME(fn_, file_, line_, mod_, inl_) \
+	{ .function = (fn_), .file = (file_), .line = (line_), .module = (mod_), .inlined = (inl_) }
 #define LIBFOO "/usr/lib/libfoo.so.1"
 
 /* The heaps of the table tests, and the files their frames name. */
@@ -445,14 +448,14 @@ static void add(struct heap *h, int64_t size, int64_t count, const struct heap_f
 static void fixture_heaps(struct fixture *x)
 {
 	const struct heap_frame s1[] = {
-		{ "cache_grow", x->cache, 5, APP, 0 }, { "main", x->main, 10, APP, 0 } };
+		FRAME("cache_grow", x->cache, 5, APP, 0), FRAME("main", x->main, 10, APP, 0) };
 	const struct heap_frame s2[] = {
-		{ "dup", x->cache, 7, APP, 1 }, { "main", x->main, 11, APP, 0 } };
+		FRAME("dup", x->cache, 7, APP, 1), FRAME("main", x->main, 11, APP, 0) };
 	const struct heap_frame s3[] = {
-		{ "parse", x->parse, 40, APP, 0 }, { "main", x->main, 12, APP, 0 } };
+		FRAME("parse", x->parse, 40, APP, 0), FRAME("main", x->main, 12, APP, 0) };
 	const struct heap_frame s4[] = {
-		{ "foo_alloc", NULL, 0, LIBFOO, 0 }, { "main", x->main, 13, APP, 0 } };
-	const struct heap_frame s6[] = { { "old", x->gone, 1, APP, 0 } };
+		FRAME("foo_alloc", NULL, 0, LIBFOO, 0), FRAME("main", x->main, 13, APP, 0) };
+	const struct heap_frame s6[] = { FRAME("old", x->gone, 1, APP, 0) };
 
 	x->heap = heap_new(&x->info);
 	add(x->heap, 10485760, 2560, s1, 2);
@@ -829,7 +832,7 @@ START_TEST(test_json_groups_and_escapes)
 
 	/* Names and source lines with quotes, controls and bad UTF-8. */
 	char *src = write_text("esc/q.c", "  s = \"\\t\xff\x01\";\n");
-	const struct heap_frame f[] = { { "op\"er\xc3", src, 1, "/lib/\xc3\xa9.so", 0 } };
+	const struct heap_frame f[] = { FRAME("op\"er\xc3", src, 1, "/lib/\xc3\xa9.so", 0) };
 	struct heap *h = heap_new(&x.info);
 	add(h, 10, 1, f, 1);
 	x.o.group = GROUP_LINE;

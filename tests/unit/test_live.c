@@ -16,7 +16,8 @@
 #include "viewer/settings.h"
 
 #define APP "/usr/bin/app"
-#define FR(fn, file, line) ((struct heap_frame){ (fn), (file), (line), APP, 0 })
+#define FR(fn_, file_, line_) \
+	((struct heap_frame){ .function = (fn_), .file = (file_), .line = (line_), .module = APP })
 
 /* Keys of the three sites of the heaps below. */
 #define KEY_A "/src/app/alpha.c:10"
@@ -448,7 +449,7 @@ START_TEST(test_skip_system)
 	struct heap_info info = { .exe = APP, .cmdline = "app" };
 	struct heap *h = heap_new(&info);
 	struct heap_frame f[] = {
-		{ "malloc", NULL, 0, "/lib/libc.so.6", 0 },
+		{ .function = "malloc", .file = NULL, .line = 0, .module = "/lib/libc.so.6", .inlined = 0 },
 		FR("parse", "/src/app/parse.c", 40),
 	};
 	add(h, 100, 1, f, 2);

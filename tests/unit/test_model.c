@@ -20,7 +20,8 @@
 #define LIBCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
 #define LIBFOO "/usr/lib/libfoo.so"
 
-#define FR(fn, file, line, mod) ((struct heap_frame){ (fn), (file), (line), (mod), 0 })
+#define FR(fn_, file_, line_, mod_) \
+	((struct heap_frame){ .function = (fn_), .file = (file_), .line = (line_), .module = (mod_) })
 #define FRAMES(...) ((const struct heap_frame[]){ __VA_ARGS__ })
 #define NFRAMES(...) (sizeof FRAMES(__VA_ARGS__) / sizeof(struct heap_frame))
 /* A stack whose live counters are also its totals. */
