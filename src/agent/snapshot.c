@@ -121,8 +121,10 @@ static size_t stacks_bytes(uint32_t from, uint32_t to, uint32_t per_frame)
 	size_t n = (size_t)((to - from - 1) / per_frame + 1) * STACKS_HEAD;
 	for (uint32_t id = from; id < to; id++) {
 		unsigned depth;
+		uint32_t base;
 		stacktab_pcs(id, &depth);
-		n += 2 + (size_t)depth * 8;
+		unsigned shared = stacktab_shared(id, &base);
+		n += HT_STACK_HEAD_SIZE + (shared ? 4 : 0) + (size_t)(depth - shared) * 8;
 	}
 	return n;
 }
@@ -170,13 +172,19 @@ static void encode_stacks(struct out *o, uint32_t from, uint32_t to)
 		ht_put_u32(w, n);
 		for (uint32_t id = from; id < from + n; id++) {
 			unsigned depth;
+			uint32_t base;
 			const uintptr_t *pcs = stacktab_pcs(id, &depth);
-			uint8_t *p = ht_reserve(w, 2 + (size_t)depth * 8);
+			unsigned shared = stacktab_shared(id, &base), own = depth - shared;
+			size_t head = HT_STACK_HEAD_SIZE + (shared ? 4 : 0);
+			uint8_t *p = ht_reserve(w, head + (size_t)own * 8);
 			if (!p)
 				return;
 			ht_store_u16(p, (uint16_t)depth);
-			for (unsigned i = 0; i < depth; i++)
-				ht_store_u64(p + 2 + (size_t)i * 8, pcs[i]);
+			ht_store_u16(p + 2, (uint16_t)shared);
+			if (shared)
+				ht_store_u32(p + 4, base);
+			for (unsigned i = 0; i < own; i++)
+				ht_store_u64(p + head + (size_t)i * 8, pcs[i]);
 		}
 		ht_frame_end(w, off);
 		from += n;

@@ -15,7 +15,9 @@
 struct record {
 	const uintptr_t *pcs;
 	uint32_t hash;
-	uint32_t depth;
+	uint16_t depth;
+	uint16_t shared; /* outer frames the same as stack base's (0: none) */
+	uint32_t base;   /* an earlier stack, for snapshots to send less */
 };
 
 /* The hash index maps a hash to ids; 0 marks an empty slot (the overflow
@@ -142,7 +144,8 @@ static const uintptr_t *pool_copy(const uintptr_t *pcs, unsigned depth)
 	return dst;
 }
 
-static uint32_t insert(uint32_t hash, const uintptr_t *pcs, unsigned depth)
+static uint32_t insert(uint32_t hash, const uintptr_t *pcs, unsigned depth, uint32_t base,
+		       unsigned shared)
 {
 	uint32_t id = probe(index_now, hash, pcs, depth);
 	if (id)
@@ -159,7 +162,9 @@ static uint32_t insert(uint32_t hash, const uintptr_t *pcs, unsigned depth)
 	struct record *r = &(*chunk)[id & (CHUNK_IDS - 1)];
 	r->pcs = copy;
 	r->hash = hash;
-	r->depth = depth;
+	r->depth = (uint16_t)depth;
+	r->shared = (uint16_t)shared;
+	r->base = base;
 	/* Publish the record before the index slot and the count name it. */
 	index_put(index_now, hash, id);
 	indexed++;
@@ -187,16 +192,30 @@ static int is_stack(uint32_t id, const uintptr_t *pcs, unsigned depth)
 	return 1;
 }
 
+/* How many outermost frames PCS[0..DEPTH) has in common with stack ID. */
+static unsigned common_outer(uint32_t id, const uintptr_t *pcs, unsigned depth)
+{
+	const struct record *r = record_of(id);
+	unsigned n = 0, max = r->depth < depth ? r->depth : depth;
+	while (n < max && r->pcs[r->depth - 1 - n] == pcs[depth - 1 - n])
+		n++;
+	return n;
+}
+
 uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth)
 {
-	uint32_t id = last_id;
-	if (id && is_stack(id, pcs, depth))
-		return id;
+	uint32_t last = last_id, id;
+	if (last && is_stack(last, pcs, depth))
+		return last;
 	uint32_t hash = hash_pcs(pcs, depth);
 	id = probe(__atomic_load_n(&index_now, __ATOMIC_ACQUIRE), hash, pcs, depth);
 	if (!id) {
+		/* A new stack: it is sent as the frames where it leaves the
+		 * thread's last one, which it mostly shares its outer ones
+		 * with (a stack is never its own base: ids only grow). */
+		unsigned shared = last ? common_outer(last, pcs, depth) : 0;
 		lock_acquire(&insert_lock);
-		id = insert(hash, pcs, depth);
+		id = insert(hash, pcs, depth, shared ? last : 0, shared);
 		lock_release(&insert_lock);
 	}
 	last_id = id;
@@ -217,6 +236,17 @@ const uintptr_t *stacktab_pcs(uint32_t id, unsigned *depth)
 	const struct record *r = record_of(id);
 	*depth = r->depth;
 	return r->pcs;
+}
+
+unsigned stacktab_shared(uint32_t id, uint32_t *base)
+{
+	if (id == STACKTAB_OVERFLOW) {
+		*base = 0;
+		return 0;
+	}
+	const struct record *r = record_of(id);
+	*base = r->base;
+	return r->shared;
 }
 
 /* The counters of stack ID in STRIPE, mapping their chunk on first use. */

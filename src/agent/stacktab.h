@@ -27,6 +27,9 @@ uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth);
 uint32_t stacktab_count(void);
 /* The pcs of stack ID (< stacktab_count()). */
 const uintptr_t *stacktab_pcs(uint32_t id, unsigned *depth);
+/* How many of stack ID's outermost frames are those of stack *BASE (an
+ * earlier one), which a snapshot need not send again; 0 for none. */
+unsigned stacktab_shared(uint32_t id, uint32_t *base);
 
 /* Charge an allocation to stack ID on stripe STRIPE: BYTES and BLOCKS (in
  * sampling mode, estimates), and to born slot BORN (0 or 1; -1: none). */

@@ -149,13 +149,22 @@ void ht_put_module(struct ht_writer *w, const struct ht_module *m)
 	ht_put_bytes(w, m->build_id, id_len);
 }
 
+void ht_put_stack_shared(struct ht_writer *w, const uint64_t *pcs, unsigned depth,
+			 uint32_t base, unsigned shared)
+{
+	if (shared > depth)
+		shared = depth;
+	ht_put_u16(w, (uint16_t)depth);
+	ht_put_u16(w, (uint16_t)shared);
+	if (shared)
+		ht_put_u32(w, base);
+	for (unsigned i = 0; i < depth - shared; i++)
+		ht_put_u64(w, pcs[i]);
+}
+
 void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth)
 {
-	if (depth > HT_MAX_DEPTH)
-		depth = HT_MAX_DEPTH;
-	ht_put_u16(w, (uint16_t)depth);
-	for (unsigned i = 0; i < depth; i++)
-		ht_put_u64(w, pcs[i]);
+	ht_put_stack_shared(w, pcs, depth > HT_MAX_DEPTH ? HT_MAX_DEPTH : depth, 0, 0);
 }
 
 void ht_put_counter(struct ht_writer *w, const struct ht_counter *c)
@@ -387,7 +396,9 @@ const char *ht_stacks_begin(struct ht_stack_iter *it, const struct ht_frame *f)
 	it->first_id = ht_get_u32(&it->r);
 	it->count = ht_get_u32(&it->r);
 	it->index = 0;
-	if (!it->r.error && it->count > (size_t)(it->r.end - it->r.p) / 2)
+	it->shared = 0;
+	it->base = 0;
+	if (!it->r.error && it->count > (size_t)(it->r.end - it->r.p) / HT_STACK_HEAD_SIZE)
 		ht_reader_fail(&it->r, "stack count exceeds frame");
 	if (!it->r.error && (uint64_t)it->first_id + it->count > UINT32_MAX)
 		ht_reader_fail(&it->r, "stack ids overflow");
@@ -401,13 +412,25 @@ int ht_stacks_next(struct ht_stack_iter *it, uint32_t *id, uint16_t *depth,
 		return -1;
 	if (it->index == it->count)
 		return ht_reader_finish(&it->r) ? -1 : 0;
-	uint16_t d = ht_get_u16(&it->r);
+	uint32_t this_id = it->first_id + it->index;
+	uint16_t d = ht_get_u16(&it->r), shared = ht_get_u16(&it->r);
+	uint32_t base = 0;
 	if (!it->r.error && d > HT_MAX_DEPTH)
 		ht_reader_fail(&it->r, "stack too deep");
-	const uint8_t *p = ht_get_bytes(&it->r, (size_t)d * 8);
+	if (!it->r.error && shared > d)
+		ht_reader_fail(&it->r, "stack shares more frames than it has");
+	if (!it->r.error && shared) {
+		base = ht_get_u32(&it->r);
+		if (!it->r.error && base >= this_id)
+			ht_reader_fail(&it->r, "stack shares frames with a later stack");
+	}
+	const uint8_t *p = ht_get_bytes(&it->r, (size_t)(d - shared) * 8);
 	if (it->r.error)
 		return -1;
-	*id = it->first_id + it->index++;
+	it->index++;
+	it->shared = shared;
+	it->base = base;
+	*id = this_id;
 	*depth = d;
 	*pcs = p;
 	return 1;

@@ -27,9 +27,12 @@
  *             followed by count x { u64 bias | u64 lo | u64 hi
  *             | u16 path_len | u16 build_id_len | path bytes | build-id bytes }
  *   STACKS    u32 first_id | u32 count
- *             followed by count x { u16 depth | depth x u64 pc }
+ *             followed by count x { u16 depth | u16 shared
+ *             | (shared > 0: u32 base) | (depth - shared) x u64 pc }
  *             (pc[0] is the innermost frame, in the function that called
- *             the allocator; every pc is a return address: symbolize pc-1)
+ *             the allocator; every pc is a return address: symbolize pc-1;
+ *             the stack's outermost SHARED pcs are the outermost SHARED
+ *             of stack BASE, an earlier id, and are not repeated)
  *   COUNTERS  u32 count
  *             followed by count x { u32 stack_id | i64 live_bytes
  *             | i64 live_blocks | u64 total_bytes | u64 total_blocks
@@ -49,7 +52,7 @@
 #include <string.h>
 
 #define HT_MAGIC 0x504f5448u /* "HTOP" read little-endian */
-#define HT_VERSION 1
+#define HT_VERSION 2
 #define HT_HEADER_SIZE 12
 
 /* Limits both sides enforce before using a length or a count. */
@@ -59,6 +62,7 @@
 #define HT_MAX_BUILD_ID 64       /* bytes in one build-id */
 #define HT_MAX_MODULES 65536     /* modules in one MODULES frame */
 #define HT_REQUEST_SIZE 12       /* payload bytes of a REQUEST */
+#define HT_STACK_HEAD_SIZE 4     /* a stack record's depth and shared */
 
 enum ht_msg_type {
 	HT_MSG_REQUEST = 1,
@@ -264,6 +268,10 @@ int ht_modules_next(struct ht_module_iter *it, struct ht_module *m);
 /* Append one stack record to a STACKS frame: the innermost DEPTH pcs, cut
  * to HT_MAX_DEPTH. */
 void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth);
+/* The same for a stack of DEPTH pcs (at most HT_MAX_DEPTH) whose outermost
+ * SHARED are those of stack BASE: only PCS[0..DEPTH-SHARED) are written. */
+void ht_put_stack_shared(struct ht_writer *w, const uint64_t *pcs, unsigned depth,
+			 uint32_t base, unsigned shared);
 
 /* Iterate over the stacks of a STACKS frame. */
 struct ht_stack_iter {
@@ -271,10 +279,15 @@ struct ht_stack_iter {
 	uint32_t first_id;
 	uint32_t count;
 	uint32_t index;
+	/* Of the stack ht_stacks_next returned last: its outermost SHARED pcs
+	 * (0: none) are the outermost SHARED of stack BASE (< its id). */
+	uint16_t shared;
+	uint32_t base;
 };
 const char *ht_stacks_begin(struct ht_stack_iter *it, const struct ht_frame *f);
-/* Next stack: 1 with *ID, *DEPTH and *PCS (little-endian u64s, read them
- * with ht_pc_at) filled, 0 at the end, -1 on error. */
+/* Next stack: 1 with *ID, *DEPTH (in all) and *PCS (its DEPTH - it->shared
+ * innermost pcs, little-endian u64s: read them with ht_pc_at) filled, 0 at
+ * the end, -1 on error. */
 int ht_stacks_next(struct ht_stack_iter *it, uint32_t *id, uint16_t *depth,
 		   const uint8_t **pcs);
 /* The I-th pc of a stack returned by ht_stacks_next. */

@@ -263,12 +263,25 @@ static int apply_stacks(struct snapshot *s, const struct ht_frame *f, char **cau
 	const uint8_t *pcs;
 	int r;
 	while ((r = ht_stacks_next(&it, &id, &depth, &pcs)) == 1) {
+		/* The base is an earlier id, so a stack held or taken above. */
+		const struct stack_ref *base = it.shared ? &s->stacks[it.base] : NULL;
+		if (base && it.shared > base->depth) {
+			s->nstacks = nstacks0;
+			s->npcs = npcs0;
+			*cause = xasprintf("stack %u shares %u frames with stack %u, which has %u",
+					   id, it.shared, it.base, base->depth);
+			return -1;
+		}
+		size_t boff = base ? base->off + base->depth - it.shared : 0;
 		s->stacks = grow(s->stacks, &s->stacks_cap, (size_t)s->nstacks + 1,
 				 sizeof *s->stacks);
 		s->pcs = grow(s->pcs, &s->pcs_cap, s->npcs + depth, sizeof *s->pcs);
 		s->stacks[s->nstacks++] = (struct stack_ref){ .off = s->npcs, .depth = depth };
-		for (unsigned i = 0; i < depth; i++)
+		unsigned own = depth - it.shared;
+		for (unsigned i = 0; i < own; i++)
 			s->pcs[s->npcs++] = ht_pc_at(pcs, i);
+		for (unsigned i = 0; i < it.shared; i++)
+			s->pcs[s->npcs++] = s->pcs[boff + i];
 	}
 	if (r < 0) {
 		s->nstacks = nstacks0;

@@ -99,9 +99,10 @@ static int redo_stacks(const struct ht_frame *f, struct ht_writer *w)
 	while ((rc = ht_stacks_next(&it, &id, &depth, &raw)) == 1) {
 		expect(depth <= HT_MAX_DEPTH);
 		expect(id == it.first_id + it.index - 1);
-		for (unsigned i = 0; i < depth; i++)
+		expect(it.shared <= depth && (!it.shared || it.base < id));
+		for (unsigned i = 0; i < depth - it.shared; i++)
 			pcs[i] = ht_pc_at(raw, i);
-		ht_put_stack(w, pcs, depth);
+		ht_put_stack_shared(w, pcs, depth, it.base, it.shared);
 	}
 	ht_frame_end(w, off);
 	return rc == 0;

@@ -25,7 +25,7 @@
 #include "agent/stacktab.h"
 #include "proto/proto.h"
 
-#define NSTACKS 10000 /* ids 1..NSTACKS: past two counter chunks of 4096 */
+#define NSTACKS 25000 /* ids 1..NSTACKS: past six counter chunks of 4096 */
 #define MAX_TEST_DEPTH 40
 
 /* --- what agent.c would provide ------------------------------------------ */
@@ -72,10 +72,17 @@ static unsigned test_depth(uint32_t n)
 	return 1 + n % MAX_TEST_DEPTH;
 }
 
+/* Stack number N: its inner half its own, its outer half (counted from
+ * the outermost frame) that of the eight stacks numbered N / 8 * 8 on, as
+ * a loop's calls share their callers. */
 static void test_pcs(uint32_t n, uintptr_t *pcs)
 {
-	for (unsigned i = 0; i < test_depth(n); i++)
-		pcs[i] = 0x400000u + (uintptr_t)n * 0x1000u + i;
+	unsigned depth = test_depth(n);
+	for (unsigned i = 0; i < depth; i++) {
+		unsigned outer = depth - 1 - i;
+		pcs[i] = i < depth / 2 ? 0x400000u + (uintptr_t)n * 0x1000u + i
+				       : 0x40000000u + (uintptr_t)(n / 8) * 0x1000u + outer;
+	}
 }
 
 /* Intern stacks number FROM..TO-1 (ids come out as the numbers + 1) and
@@ -119,6 +126,7 @@ static int64_t expect_blocks(int64_t units)
 
 struct decoded {
 	uint32_t nstacks;          /* ids first_stack.. that came */
+	uint32_t shared_stacks;    /* of them, sent as frames beyond a base's */
 	uint32_t first_stack;
 	unsigned stack_frames, counter_frames, max_stacks_per_frame;
 	int have_modules;
@@ -157,8 +165,21 @@ static void decode_stacks(struct decoded *d, const struct ht_frame *f)
 		ck_assert_uint_eq(depth, test_depth(id - 1));
 		uintptr_t want[MAX_TEST_DEPTH];
 		test_pcs(id - 1, want);
-		for (unsigned i = 0; i < depth; i++)
+		unsigned own = depth - it.shared;
+		for (unsigned i = 0; i < own; i++)
 			ck_assert_uint_eq(ht_pc_at(pcs, i), want[i]);
+		if (!it.shared)
+			continue;
+		/* The frames not sent are the base's outermost ones. */
+		d->shared_stacks++;
+		ck_assert_uint_lt(it.base, id);
+		ck_assert_uint_gt(it.base, 0);
+		uintptr_t base[MAX_TEST_DEPTH];
+		unsigned bdepth = test_depth(it.base - 1);
+		test_pcs(it.base - 1, base);
+		ck_assert_uint_le(it.shared, bdepth);
+		for (unsigned k = 0; k < it.shared; k++)
+			ck_assert_uint_eq(base[bdepth - it.shared + k], want[own + k]);
 	}
 	ck_assert_int_eq(r, 0);
 }
@@ -358,6 +379,8 @@ START_TEST(test_full_snapshot_large)
 		ck_assert_uint_eq(d.nstacks, stacktab_count());
 		ck_assert_uint_le(d.max_stacks_per_frame, 1024);
 		ck_assert_uint_ge(d.stack_frames, 2);
+		/* Most stacks share frames with the one interned before. */
+		ck_assert_uint_gt(d.shared_stacks, d.nstacks / 2);
 		check_counters(&d);
 		decoded_free(&d);
 		free(all);

@@ -318,7 +318,7 @@ START_TEST(test_request_roundtrip)
 {
 	/* The exact bytes pin down little-endian order and the header layout. */
 	static const uint8_t want[] = {
-		'H', 'T', 'O', 'P', 1, 0, HT_MSG_REQUEST, 0, 12, 0, 0, 0,
+		'H', 'T', 'O', 'P', HT_VERSION, 0, HT_MSG_REQUEST, 0, 12, 0, 0, 0,
 		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 1, 0, 0, 0,
 	};
 	uint8_t buf[64], *mem;
@@ -644,7 +644,7 @@ END_TEST
 START_TEST(test_end_roundtrip)
 {
 	static const uint8_t want[] = {
-		'H', 'T', 'O', 'P', 1, 0, HT_MSG_END, 0, 8, 0, 0, 0,
+		'H', 'T', 'O', 'P', HT_VERSION, 0, HT_MSG_END, 0, 8, 0, 0, 0,
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
 	};
 	uint8_t buf[64], *mem;
@@ -1207,6 +1207,7 @@ static struct ht_frame stacks_frame(uint32_t first, uint32_t count, size_t n,
 	ht_put_u32(&w, count);
 	for (size_t i = 0; i < n; i++) {
 		ht_put_u16(&w, depth);
+		ht_put_u16(&w, 0); /* shares nothing */
 		for (unsigned k = 0; k < depth; k++)
 			ht_put_u64(&w, 0x400000 + k);
 	}
@@ -1223,12 +1224,12 @@ START_TEST(test_stacks_count_mismatch)
 	uint8_t *mem;
 	struct ht_frame f;
 
-	/* Each stack takes at least 2 bytes. */
+	/* Each stack takes at least 4 bytes. */
 	f = stacks_frame(0, 0xffffffffu, 2, 1, &mem);
 	ck_assert_str_eq(ht_stacks_begin(&it, &f), "stack count exceeds frame");
 	ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &pcs), -1);
 	free(mem);
-	f = stacks_frame(0, 6, 1, 1, &mem); /* 10 bytes hold at most 5 */
+	f = stacks_frame(0, 4, 1, 1, &mem); /* 12 bytes hold at most 3 */
 	ck_assert_str_eq(ht_stacks_begin(&it, &f), "stack count exceeds frame");
 	free(mem);
 
@@ -1268,6 +1269,79 @@ START_TEST(test_stacks_count_mismatch)
 	ck_assert_ptr_null(ht_stacks_begin(&it, &f));
 	ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &pcs), 0);
 	free(mem);
+}
+END_TEST
+
+/* A stack whose outer frames are an earlier stack's: only its own pcs
+ * travel, and the decoder says which stack has the rest. */
+START_TEST(test_stacks_shared)
+{
+	static uint8_t buf[256];
+	const uint64_t pcs[5] = { 0x401000, 0x402000, 0x403000, 0x404000, 0x405000 };
+	struct ht_writer w;
+	struct ht_stack_iter it;
+	uint32_t id;
+	uint16_t depth;
+	const uint8_t *raw;
+	uint8_t *mem;
+
+	ht_writer_init(&w, buf, sizeof buf);
+	size_t off = ht_frame_begin(&w, HT_MSG_STACKS);
+	ht_put_u32(&w, 7);
+	ht_put_u32(&w, 3);
+	ht_put_stack(&w, pcs, 5);
+	ht_put_stack_shared(&w, pcs, 5, 7, 3);
+	ht_put_stack_shared(&w, pcs, 2, 8, 2); /* every frame shared */
+	ht_frame_end(&w, off);
+	ck_assert_uint_eq(w.len, HT_HEADER_SIZE + 8 + (4 + 40) + (8 + 16) + 8);
+	struct ht_frame f = frame_of(&w, &mem);
+	ck_assert_ptr_null(ht_stacks_begin(&it, &f));
+	ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &raw), 1);
+	ck_assert_uint_eq(id, 7);
+	ck_assert_uint_eq(depth, 5);
+	ck_assert_uint_eq(it.shared, 0);
+	ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &raw), 1);
+	ck_assert_uint_eq(id, 8);
+	ck_assert_uint_eq(depth, 5);
+	ck_assert_uint_eq(it.shared, 3);
+	ck_assert_uint_eq(it.base, 7);
+	ck_assert_uint_eq(ht_pc_at(raw, 0), 0x401000);
+	ck_assert_uint_eq(ht_pc_at(raw, 1), 0x402000);
+	assert_inside(&f, raw, 16);
+	ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &raw), 1);
+	ck_assert_uint_eq(depth, 2);
+	ck_assert_uint_eq(it.shared, 2);
+	ck_assert_uint_eq(it.base, 8);
+	ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &raw), 0);
+	free(mem);
+
+	/* More shared frames than the stack has; a base that is not earlier. */
+	static const struct {
+		uint16_t depth, shared;
+		uint32_t base;
+		const char *error;
+	} bad[] = {
+		{ 2, 3, 1, "stack shares more frames than it has" },
+		{ 2, 1, 5, "stack shares frames with a later stack" },
+		{ 2, 1, 9, "stack shares frames with a later stack" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ht_writer_init(&w, buf, sizeof buf);
+		off = ht_frame_begin(&w, HT_MSG_STACKS);
+		ht_put_u32(&w, 5);
+		ht_put_u32(&w, 1);
+		ht_put_u16(&w, bad[i].depth);
+		ht_put_u16(&w, bad[i].shared);
+		ht_put_u32(&w, bad[i].base);
+		for (unsigned k = bad[i].shared; k < bad[i].depth; k++)
+			ht_put_u64(&w, 0x401000);
+		ht_frame_end(&w, off);
+		f = frame_of(&w, &mem);
+		ck_assert_ptr_null(ht_stacks_begin(&it, &f));
+		ck_assert_int_eq(ht_stacks_next(&it, &id, &depth, &raw), -1);
+		ck_assert_str_eq(it.r.error, bad[i].error);
+		free(mem);
+	}
 }
 END_TEST
 
@@ -1609,6 +1683,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(de, test_modules_limits);
 	tcase_add_test(de, test_stacks_count_mismatch);
 	tcase_add_test(de, test_stacks_too_deep);
+	tcase_add_test(de, test_stacks_shared);
 	tcase_add_test(de, test_counters_count_mismatch);
 	tcase_add_test(de, test_hello_limits);
 	tcase_add_test(de, test_hello_string_past_end);

@@ -446,16 +446,68 @@ START_TEST(test_bad_stacks_frame)
 	ht_put_u32(&w, 0);
 	ht_put_u32(&w, 3);
 	ht_put_u16(&w, 1);
+	ht_put_u16(&w, 0);
 	ht_put_u64(&w, 0x1234);
 	ht_put_u16(&w, HT_MAX_DEPTH + 1);
+	ht_put_u16(&w, 0);
 	for (int i = 0; i < HT_MAX_DEPTH + 1; i++)
 		ht_put_u64(&w, 1);
+	ht_put_u16(&w, 0);
 	ht_put_u16(&w, 0);
 	ht_frame_end(&w, off);
 	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), -1);
 	ck_assert_cause(cause, "bad STACKS frame: stack too deep");
 	free(cause);
 	ck_assert_uint_eq(snapshot_stack_count(s), 0);
+	snapshot_free(s);
+}
+END_TEST
+
+/* Stacks sent as their own frames and an earlier stack's outer ones come
+ * out whole; a claim of more frames than the base has is refused, with the
+ * frame's stacks. */
+START_TEST(test_shared_stacks)
+{
+	const uint64_t a[4] = { 0x1010, 0x1020, 0x1030, 0x1040 };
+	const uint64_t b[3] = { 0x2010, 0x1030, 0x1040 };
+	struct snapshot *s = snapshot_new();
+	struct ht_writer w;
+	char *cause = NULL;
+	ht_writer_init(&w, buf, sizeof buf);
+	put_hello(&w, TEST_PID);
+	size_t off = ht_frame_begin(&w, HT_MSG_STACKS);
+	ht_put_u32(&w, 0);
+	ht_put_u32(&w, 4);
+	ht_put_stack(&w, NULL, 0);
+	ht_put_stack(&w, a, 4);
+	ht_put_stack_shared(&w, b, 3, 1, 2);
+	ht_put_stack_shared(&w, b, 2, 2, 2); /* b's own outer two: a's */
+	ht_frame_end(&w, off);
+	put_counters(&w, NULL, 0);
+	put_globals(&w, 1, 0);
+	ht_encode_end(&w, 1);
+	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), 1);
+	unsigned depth;
+	const uint64_t *pcs = snapshot_stack(s, 2, &depth);
+	ck_assert_uint_eq(depth, 3);
+	ck_assert_mem_eq(pcs, b, sizeof b);
+	pcs = snapshot_stack(s, 3, &depth);
+	ck_assert_uint_eq(depth, 2);
+	ck_assert_uint_eq(pcs[0], 0x1030);
+	ck_assert_uint_eq(pcs[1], 0x1040);
+
+	ht_writer_init(&w, buf, sizeof buf);
+	put_hello(&w, TEST_PID);
+	off = ht_frame_begin(&w, HT_MSG_STACKS);
+	ht_put_u32(&w, 4);
+	ht_put_u32(&w, 2);
+	ht_put_stack(&w, a, 1);
+	ht_put_stack_shared(&w, a, 4, 3, 3); /* stack 3 has 2 */
+	ht_frame_end(&w, off);
+	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), -1);
+	ck_assert_cause(cause, "stack 5 shares 3 frames with stack 3, which has 2");
+	free(cause);
+	ck_assert_uint_eq(snapshot_stack_count(s), 4);
 	snapshot_free(s);
 }
 END_TEST
@@ -870,6 +922,7 @@ static Suite *snapshot_suite(void)
 	tcase_add_test(tc, test_other_agent);
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_bad_stacks_frame);
+	tcase_add_test(tc, test_shared_stacks);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("files");
