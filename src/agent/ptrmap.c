@@ -232,8 +232,9 @@ static int shard_grow(struct shard *s)
 		if (s->table[i].key)
 			place(t, slots, s->table[i].key, s->table[i].val);
 	table_unmap(s->table, (size_t)s->slots * sizeof(struct entry));
-	s->table = t;
-	s->slots = slots;
+	/* Atomic only for ptrmap_prefetch, which reads them unlocked. */
+	__atomic_store_n(&s->table, t, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -284,7 +285,8 @@ void ptrmap_prefetch(uintptr_t p)
 {
 	uint64_t h = mix(p);
 	const struct shard *s = shard_of(p, h);
-	/* Unlocked: a table that moves meanwhile only makes this useless. */
+	/* Unlocked: a table that moves meanwhile only makes this useless, and
+	 * a prefetch of an address no longer mapped does not fault. */
 	const struct entry *t = __atomic_load_n(&s->table, __ATOMIC_RELAXED);
 	uint32_t slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
 	if (t && slots)
