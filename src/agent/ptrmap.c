@@ -232,7 +232,8 @@ static int shard_grow(struct shard *s)
 		if (s->table[i].key)
 			place(t, slots, s->table[i].key, s->table[i].val);
 	table_unmap(s->table, (size_t)s->slots * sizeof(struct entry));
-	/* Atomic only for ptrmap_prefetch, which reads them unlocked. */
+	/* Atomic only for ptrmap_prefetch, which reads them unlocked (each
+	 * alone: it may pair this table with the last size). */
 	__atomic_store_n(&s->table, t, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
 	return 0;
@@ -285,12 +286,14 @@ void ptrmap_prefetch(uintptr_t p)
 {
 	uint64_t h = mix(p);
 	const struct shard *s = shard_of(p, h);
-	/* Unlocked: a table that moves meanwhile only makes this useless, and
-	 * a prefetch of an address no longer mapped does not fault. */
+	/* Unlocked: the table and its size may be read from two different
+	 * growths, which only makes this useless (the address is worked out
+	 * as an integer, and a prefetch of one not mapped does not fault). */
 	const struct entry *t = __atomic_load_n(&s->table, __ATOMIC_RELAXED);
 	uint32_t slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
 	if (t && slots)
-		__builtin_prefetch(&t[home_slot(p, h, slots)], 1);
+		__builtin_prefetch((const void *)((uintptr_t)t + home_slot(p, h, slots) *
+						  sizeof *t), 1);
 }
 
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)

@@ -186,6 +186,8 @@ static int client_request(int i)
 	struct client *c = &clients[i];
 	struct ht_frame f;
 	const char *err;
+	if (c->out_len)
+		return 0; /* one answer at a time: this one after it */
 	long n = ht_frame_parse(c->in, c->in_len, &f, &err);
 	if (n == 0)
 		return c->in_len == sizeof c->in ? -1 : 0;

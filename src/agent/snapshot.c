@@ -24,7 +24,7 @@
 #include "agent/snapshot.h"
 #include "agent/stacktab.h"
 
-#define STACKS_PER_FRAME 1024    /* 1024 x 2 KiB at most: under HT_MAX_FRAME */
+#define STACKS_PER_FRAME 1024    /* 1024 x 2052 bytes at most: under HT_MAX_FRAME */
 #define COUNTERS_PER_FRAME 65536
 #define PIECE_BYTES (1u << 20)   /* STACKS frames encoded before sending them */
 /* Counter frames of the live-at-exit file, smaller so that one fits FILE_BUF. */

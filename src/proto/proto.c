@@ -152,6 +152,11 @@ void ht_put_module(struct ht_writer *w, const struct ht_module *m)
 void ht_put_stack_shared(struct ht_writer *w, const uint64_t *pcs, unsigned depth,
 			 uint32_t base, unsigned shared)
 {
+	if (depth > HT_MAX_DEPTH) {
+		/* Cut to the innermost frames: the outer ones, shared, go. */
+		shared = 0;
+		depth = HT_MAX_DEPTH;
+	}
 	if (shared > depth)
 		shared = depth;
 	ht_put_u16(w, (uint16_t)depth);

@@ -268,8 +268,9 @@ int ht_modules_next(struct ht_module_iter *it, struct ht_module *m);
 /* Append one stack record to a STACKS frame: the innermost DEPTH pcs, cut
  * to HT_MAX_DEPTH. */
 void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth);
-/* The same for a stack of DEPTH pcs (at most HT_MAX_DEPTH) whose outermost
- * SHARED are those of stack BASE: only PCS[0..DEPTH-SHARED) are written. */
+/* The same for a stack of DEPTH pcs whose outermost SHARED are those of
+ * stack BASE: only PCS[0..DEPTH-SHARED) are written (a stack deeper than
+ * HT_MAX_DEPTH is cut and written whole). */
 void ht_put_stack_shared(struct ht_writer *w, const uint64_t *pcs, unsigned depth,
 			 uint32_t base, unsigned shared);
 

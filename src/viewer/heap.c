@@ -245,14 +245,15 @@ int heap_shared_extend(struct heap_shared *sh, const struct snapshot *s)
 {
 	if (sh->snap == s)
 		return 0;
-	uint32_t n = sh->snap ? snapshot_stack_count(sh->snap) : 0;
+	if (!sh->snap || !sh->sym)
+		return -1; /* a store filled by hand has nothing to symbolize with */
+	uint32_t n = snapshot_stack_count(sh->snap);
 	if (snapshot_stack_count(s) < n)
 		return -1;
+	uint64_t a[HT_MAX_DEPTH], b[HT_MAX_DEPTH];
 	for (uint32_t i = 0; i < n; i++) {
-		unsigned da, db;
-		const uint64_t *a = snapshot_stack(sh->snap, i, &da);
-		const uint64_t *b = snapshot_stack(s, i, &db);
-		if (da != db || (da && memcmp(a, b, da * sizeof *a) != 0))
+		unsigned da = snapshot_stack(sh->snap, i, a), db = snapshot_stack(s, i, b);
+		if (da != db || memcmp(a, b, da * sizeof *a) != 0)
 			return -1;
 	}
 	sh->snap = s;
@@ -347,8 +348,8 @@ static void heap_symbolize_pc(struct heap_shared *h, uint64_t pc, size_t *n)
 static void heap_symbolize(struct heap_shared *h, uint32_t i)
 {
 	struct heap_stack_frames *st = &h->index[i];
-	unsigned depth;
-	const uint64_t *pcs = snapshot_stack(h->snap, i, &depth);
+	uint64_t pcs[HT_MAX_DEPTH];
+	unsigned depth = snapshot_stack(h->snap, i, pcs);
 	size_t n = 0;
 	for (unsigned j = 0; j < depth; j++)
 		heap_symbolize_pc(h, pcs[j], &n);

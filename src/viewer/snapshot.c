@@ -14,9 +14,15 @@
 #include "viewer/snapshot.h"
 
 /* Where the pcs of one stack live in snapshot.pcs. */
+/* A stack as it came: its own pcs at OFF, then (SHARED > 0) the last
+ * SHARED frames of stack BASE, which holds at least one of them itself:
+ * bases whose share covers them are skipped when the stack arrives, so a
+ * stack is put together in at most DEPTH steps and the pcs held grow with
+ * the bytes received, not with what they expand to. */
 struct stack_ref {
 	size_t off;
-	unsigned depth;
+	uint16_t depth, shared;
+	uint32_t base;
 };
 
 /* A module list; owns every path and build-id. */
@@ -264,24 +270,28 @@ static int apply_stacks(struct snapshot *s, const struct ht_frame *f, char **cau
 	int r;
 	while ((r = ht_stacks_next(&it, &id, &depth, &pcs)) == 1) {
 		/* The base is an earlier id, so a stack held or taken above. */
-		const struct stack_ref *base = it.shared ? &s->stacks[it.base] : NULL;
-		if (base && it.shared > base->depth) {
+		unsigned shared = it.shared;
+		uint32_t base = shared ? it.base : 0;
+		if (shared && shared > s->stacks[base].depth) {
 			s->nstacks = nstacks0;
 			s->npcs = npcs0;
 			*cause = xasprintf("stack %u shares %u frames with stack %u, which has %u",
-					   id, it.shared, it.base, base->depth);
+					   id, shared, base, s->stacks[base].depth);
 			return -1;
 		}
-		size_t boff = base ? base->off + base->depth - it.shared : 0;
+		/* Frames the base has from its own base are that one's: shares
+		 * only shrink along the way, so this ends within DEPTH steps. */
+		while (shared && shared <= s->stacks[base].shared)
+			base = s->stacks[base].base;
+		unsigned own = depth - shared;
 		s->stacks = grow(s->stacks, &s->stacks_cap, (size_t)s->nstacks + 1,
 				 sizeof *s->stacks);
-		s->pcs = grow(s->pcs, &s->pcs_cap, s->npcs + depth, sizeof *s->pcs);
-		s->stacks[s->nstacks++] = (struct stack_ref){ .off = s->npcs, .depth = depth };
-		unsigned own = depth - it.shared;
+		s->pcs = grow(s->pcs, &s->pcs_cap, s->npcs + own, sizeof *s->pcs);
+		s->stacks[s->nstacks++] = (struct stack_ref){
+			.off = s->npcs, .depth = depth, .shared = (uint16_t)shared, .base = base,
+		};
 		for (unsigned i = 0; i < own; i++)
 			s->pcs[s->npcs++] = ht_pc_at(pcs, i);
-		for (unsigned i = 0; i < it.shared; i++)
-			s->pcs[s->npcs++] = s->pcs[boff + i];
 	}
 	if (r < 0) {
 		s->nstacks = nstacks0;
@@ -525,14 +535,23 @@ uint32_t snapshot_stack_count(const struct snapshot *s)
 	return s->nstacks;
 }
 
-const uint64_t *snapshot_stack(const struct snapshot *s, uint32_t id, unsigned *depth)
+unsigned snapshot_stack(const struct snapshot *s, uint32_t id, uint64_t *pcs)
 {
-	if (id >= s->nstacks || s->stacks[id].depth == 0) {
-		*depth = 0;
-		return NULL;
+	if (id >= s->nstacks)
+		return 0;
+	const struct stack_ref *x = &s->stacks[id];
+	unsigned depth = x->depth, n = 0, k = depth; /* the last K of X to go */
+	for (;;) {
+		if (k > x->shared) {
+			unsigned own = x->depth - x->shared, take = k - x->shared;
+			memcpy(pcs + n, s->pcs + x->off + own - take, take * sizeof *pcs);
+			n += take;
+			k = x->shared;
+		}
+		if (k == 0)
+			return depth;
+		x = &s->stacks[x->base];
 	}
-	*depth = s->stacks[id].depth;
-	return s->pcs + s->stacks[id].off;
 }
 
 struct snapshot_counter snapshot_counter(const struct snapshot *s, uint32_t id)

@@ -101,9 +101,9 @@ const struct snapshot_module *snapshot_module_at(const struct snapshot *s, uint6
 
 /* Stacks held, overflow stack 0 included; ids are 0 .. count-1. */
 uint32_t snapshot_stack_count(const struct snapshot *s);
-/* The pcs of stack ID, innermost first, with *DEPTH set; NULL with *DEPTH 0
- * for an id not held (or a stack of depth 0). */
-const uint64_t *snapshot_stack(const struct snapshot *s, uint32_t id, unsigned *depth);
+/* The pcs of stack ID, innermost first, into PCS (room for HT_MAX_DEPTH);
+ * returns how many, 0 for an id not held (or a stack of depth 0). */
+unsigned snapshot_stack(const struct snapshot *s, uint32_t id, uint64_t *pcs);
 /* Counters of stack ID in the last complete snapshot; zeros for a stack
  * that snapshot did not count or an id not held. */
 struct snapshot_counter snapshot_counter(const struct snapshot *s, uint32_t id);

@@ -201,8 +201,8 @@ static void symbolizer_sync(struct symbolizer *sym, const struct snapshot *s)
 static void describe_stack(struct symbolizer *sym, const struct snapshot *s, uint32_t id,
 			   struct stack_desc *d)
 {
-	unsigned depth;
-	const uint64_t *pcs = snapshot_stack(s, id, &depth);
+	uint64_t pcs[HT_MAX_DEPTH];
+	unsigned depth = snapshot_stack(s, id, pcs);
 	d->nframes = 0;
 	d->site = id == 0 ? "[overflow]" : NULL;
 	const char *innermost = NULL;

@@ -224,15 +224,12 @@ START_TEST(test_complete)
 	ck_assert_ptr_null(snapshot_module_at(s, 0x5000));
 
 	ck_assert_uint_eq(snapshot_stack_count(s), 3);
-	unsigned depth = 99;
-	ck_assert_ptr_null(snapshot_stack(s, 0, &depth));
-	ck_assert_uint_eq(depth, 0);
-	const uint64_t *pcs = snapshot_stack(s, 2, &depth);
-	ck_assert_uint_eq(depth, 2);
-	ck_assert_ptr_nonnull(pcs);
+	uint64_t pcs[HT_MAX_DEPTH];
+	ck_assert_uint_eq(snapshot_stack(s, 0, pcs), 0);
+	ck_assert_uint_eq(snapshot_stack(s, 2, pcs), 2);
 	ck_assert_uint_eq(pcs[0], stack_pc(2, 0));
 	ck_assert_uint_eq(pcs[1], stack_pc(2, 1));
-	ck_assert_ptr_null(snapshot_stack(s, 3, &depth));
+	ck_assert_uint_eq(snapshot_stack(s, 3, pcs), 0);
 
 	struct snapshot_counter c = snapshot_counter(s, 2);
 	ck_assert_int_eq(c.live_bytes, 200);
@@ -277,9 +274,8 @@ START_TEST(test_incremental)
 	ck_assert_uint_eq(snapshot_completed(s), 2);
 	ck_assert_uint_eq(snapshot_globals(s)->seq, 2);
 	ck_assert_uint_eq(snapshot_stack_count(s), 5);
-	unsigned depth;
-	const uint64_t *pcs = snapshot_stack(s, 3, &depth);
-	ck_assert_uint_eq(depth, 3);
+	uint64_t pcs[HT_MAX_DEPTH];
+	ck_assert_uint_eq(snapshot_stack(s, 3, pcs), 3);
 	ck_assert_uint_eq(pcs[2], stack_pc(3, 2));
 	/* Stacks the latest COUNTERS did not name count zero. */
 	ck_assert_uint_eq(snapshot_counter(s, 1).total_blocks, 0);
@@ -487,12 +483,10 @@ START_TEST(test_shared_stacks)
 	put_globals(&w, 1, 0);
 	ht_encode_end(&w, 1);
 	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), 1);
-	unsigned depth;
-	const uint64_t *pcs = snapshot_stack(s, 2, &depth);
-	ck_assert_uint_eq(depth, 3);
+	uint64_t pcs[HT_MAX_DEPTH];
+	ck_assert_uint_eq(snapshot_stack(s, 2, pcs), 3);
 	ck_assert_mem_eq(pcs, b, sizeof b);
-	pcs = snapshot_stack(s, 3, &depth);
-	ck_assert_uint_eq(depth, 2);
+	ck_assert_uint_eq(snapshot_stack(s, 3, pcs), 2);
 	ck_assert_uint_eq(pcs[0], 0x1030);
 	ck_assert_uint_eq(pcs[1], 0x1040);
 
@@ -508,6 +502,46 @@ START_TEST(test_shared_stacks)
 	ck_assert_cause(cause, "stack 5 shares 3 frames with stack 3, which has 2");
 	free(cause);
 	ck_assert_uint_eq(snapshot_stack_count(s), 4);
+	snapshot_free(s);
+}
+END_TEST
+
+/* A chain of stacks each sharing its callers with the one before: every
+ * stack comes out whole, whichever part of the chain its frames are in. */
+START_TEST(test_shared_chain)
+{
+	const uint64_t p[8] = { 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17 };
+	const uint64_t q[1] = { 0x20 }, r[1] = { 0x30 }, xy[2] = { 0x40, 0x41 };
+	const uint64_t want3[10] = { 0x30, 0x20, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17 };
+	const uint64_t want5[5] = { 0x40, 0x41, 0x15, 0x16, 0x17 };
+	struct snapshot *s = snapshot_new();
+	struct ht_writer w;
+	char *cause = NULL;
+	ht_writer_init(&w, buf, sizeof buf);
+	put_hello(&w, TEST_PID);
+	size_t off = ht_frame_begin(&w, HT_MSG_STACKS);
+	ht_put_u32(&w, 0);
+	ht_put_u32(&w, 6);
+	ht_put_stack(&w, NULL, 0);
+	ht_put_stack(&w, p, 8);                 /* 1: p */
+	ht_put_stack_shared(&w, q, 9, 1, 8);    /* 2: q p */
+	ht_put_stack_shared(&w, r, 10, 2, 9);   /* 3: r q p */
+	ht_put_stack_shared(&w, NULL, 3, 3, 3); /* 4: the last three of p */
+	ht_put_stack_shared(&w, xy, 5, 4, 3);   /* 5: x y and those three */
+	ht_frame_end(&w, off);
+	put_counters(&w, NULL, 0);
+	put_globals(&w, 1, 0);
+	ht_encode_end(&w, 1);
+	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), 1);
+	uint64_t pcs[HT_MAX_DEPTH];
+	ck_assert_uint_eq(snapshot_stack(s, 3, pcs), 10);
+	ck_assert_mem_eq(pcs, want3, sizeof want3);
+	ck_assert_uint_eq(snapshot_stack(s, 2, pcs), 9);
+	ck_assert_mem_eq(pcs, want3 + 1, 9 * sizeof *pcs);
+	ck_assert_uint_eq(snapshot_stack(s, 4, pcs), 3);
+	ck_assert_mem_eq(pcs, p + 5, 3 * sizeof *pcs);
+	ck_assert_uint_eq(snapshot_stack(s, 5, pcs), 5);
+	ck_assert_mem_eq(pcs, want5, sizeof want5);
 	snapshot_free(s);
 }
 END_TEST
@@ -923,6 +957,7 @@ static Suite *snapshot_suite(void)
 	tcase_add_test(tc, test_order);
 	tcase_add_test(tc, test_bad_stacks_frame);
 	tcase_add_test(tc, test_shared_stacks);
+	tcase_add_test(tc, test_shared_chain);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("files");
