@@ -459,6 +459,28 @@ START_TEST(test_bad_stacks_frame)
 }
 END_TEST
 
+/* Begin a snapshot in buf: HELLO, then a STACKS frame for ids FIRST..
+ * FIRST+COUNT-1 whose records the caller adds; returns the frame's start
+ * for end_shared. */
+static size_t begin_shared(struct ht_writer *w, uint32_t first, uint32_t count)
+{
+	ht_writer_init(w, buf, sizeof buf);
+	put_hello(w, TEST_PID);
+	size_t off = ht_frame_begin(w, HT_MSG_STACKS);
+	ht_put_u32(w, first);
+	ht_put_u32(w, count);
+	return off;
+}
+
+/* End the STACKS frame begun at OFF and the snapshot. */
+static void end_shared(struct ht_writer *w, size_t off)
+{
+	ht_frame_end(w, off);
+	put_counters(w, NULL, 0);
+	put_globals(w, 1, 0);
+	ht_encode_end(w, 1);
+}
+
 /* Stacks sent as their own frames and an earlier stack's outer ones come
  * out whole; a claim of more frames than the base has is refused, with the
  * frame's stacks. */
@@ -469,19 +491,12 @@ START_TEST(test_shared_stacks)
 	struct snapshot *s = snapshot_new();
 	struct ht_writer w;
 	char *cause = NULL;
-	ht_writer_init(&w, buf, sizeof buf);
-	put_hello(&w, TEST_PID);
-	size_t off = ht_frame_begin(&w, HT_MSG_STACKS);
-	ht_put_u32(&w, 0);
-	ht_put_u32(&w, 4);
+	size_t off = begin_shared(&w, 0, 4);
 	ht_put_stack(&w, NULL, 0);
 	ht_put_stack(&w, a, 4);
 	ht_put_stack_shared(&w, b, 3, 1, 2);
 	ht_put_stack_shared(&w, b, 2, 2, 2); /* b's own outer two: a's */
-	ht_frame_end(&w, off);
-	put_counters(&w, NULL, 0);
-	put_globals(&w, 1, 0);
-	ht_encode_end(&w, 1);
+	end_shared(&w, off);
 	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), 1);
 	uint64_t pcs[HT_MAX_DEPTH];
 	ck_assert_uint_eq(snapshot_stack(s, 2, pcs), 3);
@@ -490,14 +505,10 @@ START_TEST(test_shared_stacks)
 	ck_assert_uint_eq(pcs[0], 0x1030);
 	ck_assert_uint_eq(pcs[1], 0x1040);
 
-	ht_writer_init(&w, buf, sizeof buf);
-	put_hello(&w, TEST_PID);
-	off = ht_frame_begin(&w, HT_MSG_STACKS);
-	ht_put_u32(&w, 4);
-	ht_put_u32(&w, 2);
+	off = begin_shared(&w, 4, 2);
 	ht_put_stack(&w, a, 1);
 	ht_put_stack_shared(&w, a, 4, 3, 3); /* stack 3 has 2 */
-	ht_frame_end(&w, off);
+	end_shared(&w, off);
 	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), -1);
 	ck_assert_cause(cause, "stack 5 shares 3 frames with stack 3, which has 2");
 	free(cause);
@@ -517,21 +528,14 @@ START_TEST(test_shared_chain)
 	struct snapshot *s = snapshot_new();
 	struct ht_writer w;
 	char *cause = NULL;
-	ht_writer_init(&w, buf, sizeof buf);
-	put_hello(&w, TEST_PID);
-	size_t off = ht_frame_begin(&w, HT_MSG_STACKS);
-	ht_put_u32(&w, 0);
-	ht_put_u32(&w, 6);
+	size_t off = begin_shared(&w, 0, 6);
 	ht_put_stack(&w, NULL, 0);
 	ht_put_stack(&w, p, 8);                 /* 1: p */
 	ht_put_stack_shared(&w, q, 9, 1, 8);    /* 2: q p */
 	ht_put_stack_shared(&w, r, 10, 2, 9);   /* 3: r q p */
 	ht_put_stack_shared(&w, NULL, 3, 3, 3); /* 4: the last three of p */
 	ht_put_stack_shared(&w, xy, 5, 4, 3);   /* 5: x y and those three */
-	ht_frame_end(&w, off);
-	put_counters(&w, NULL, 0);
-	put_globals(&w, 1, 0);
-	ht_encode_end(&w, 1);
+	end_shared(&w, off);
 	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), 1);
 	uint64_t pcs[HT_MAX_DEPTH];
 	ck_assert_uint_eq(snapshot_stack(s, 3, pcs), 10);
