@@ -85,11 +85,16 @@ static const struct record *record_of(uint32_t id)
 	return &records[id >> CHUNK_SHIFT][id & (CHUNK_IDS - 1)];
 }
 
+/* Whether R holds PCS[0..DEPTH). */
+static int holds(const struct record *r, const uintptr_t *pcs, unsigned depth)
+{
+	return r->depth == depth && memcmp(r->pcs, pcs, depth * sizeof *pcs) == 0;
+}
+
 static int same(const struct record *r, uint32_t hash, const uintptr_t *pcs,
 		unsigned depth)
 {
-	return r->hash == hash && r->depth == depth &&
-	       memcmp(r->pcs, pcs, depth * sizeof *pcs) == 0;
+	return r->hash == hash && holds(r, pcs, depth);
 }
 
 static uint32_t probe(const struct index *ix, uint32_t hash,
@@ -179,19 +184,6 @@ static uint32_t insert(uint32_t hash, const uintptr_t *pcs, unsigned depth, uint
  * a forked child too). */
 static __thread uint32_t last_id __attribute__((tls_model("initial-exec")));
 
-/* Whether stack ID is PCS[0..DEPTH); innermost frames first, where two
- * stacks of a thread usually differ. */
-static int is_stack(uint32_t id, const uintptr_t *pcs, unsigned depth)
-{
-	const struct record *r = record_of(id);
-	if (r->depth != depth)
-		return 0;
-	for (unsigned i = 0; i < depth; i++)
-		if (r->pcs[i] != pcs[i])
-			return 0;
-	return 1;
-}
-
 /* How many outermost frames PCS[0..DEPTH) has in common with stack ID. */
 static unsigned common_outer(uint32_t id, const uintptr_t *pcs, unsigned depth)
 {
@@ -205,7 +197,7 @@ static unsigned common_outer(uint32_t id, const uintptr_t *pcs, unsigned depth)
 uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth)
 {
 	uint32_t last = last_id, id;
-	if (last && is_stack(last, pcs, depth))
+	if (last && holds(record_of(last), pcs, depth))
 		return last;
 	uint32_t hash = hash_pcs(pcs, depth);
 	id = probe(__atomic_load_n(&index_now, __ATOMIC_ACQUIRE), hash, pcs, depth);
