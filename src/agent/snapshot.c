@@ -124,7 +124,7 @@ static size_t stacks_bytes(uint32_t from, uint32_t to, uint32_t per_frame)
 		uint32_t base;
 		stacktab_pcs(id, &depth);
 		unsigned shared = stacktab_shared(id, &base);
-		n += HT_STACK_HEAD_SIZE + (shared ? 4 : 0) + (size_t)(depth - shared) * 8;
+		n += ht_stack_head_size(shared) + (size_t)(depth - shared) * 8;
 	}
 	return n;
 }
@@ -175,14 +175,11 @@ static void encode_stacks(struct out *o, uint32_t from, uint32_t to)
 			uint32_t base;
 			const uintptr_t *pcs = stacktab_pcs(id, &depth);
 			unsigned shared = stacktab_shared(id, &base), own = depth - shared;
-			size_t head = HT_STACK_HEAD_SIZE + (shared ? 4 : 0);
+			size_t head = ht_stack_head_size(shared);
 			uint8_t *p = ht_reserve(w, head + (size_t)own * 8);
 			if (!p)
 				return;
-			ht_store_u16(p, (uint16_t)depth);
-			ht_store_u16(p + 2, (uint16_t)shared);
-			if (shared)
-				ht_store_u32(p + 4, base);
+			ht_store_stack_head(p, depth, shared, base);
 			for (unsigned i = 0; i < own; i++)
 				ht_store_u64(p + head + (size_t)i * 8, pcs[i]);
 		}
@@ -278,10 +275,12 @@ static void fill_globals(struct ht_globals *g, uint64_t number, uint32_t nstacks
 	g->mark_ns = agent_mark_ns();
 }
 
-static void begin(const struct ht_request *req)
+/* What starting an answer to REQ does; returns the answer's number. */
+static uint64_t begin(const struct ht_request *req)
 {
 	if (req->flags & HT_REQ_MARK)
 		agent_mark();
+	return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 }
 
 /* COUNTERS, GLOBALS and END of answer NUMBER to REQ for stacks
@@ -303,8 +302,7 @@ static void encode_tail(struct out *o, const struct ht_request *req, uint64_t nu
 static void encode(struct out *o, const struct ht_request *req, uint32_t nstacks,
 		   int final, int status)
 {
-	begin(req);
-	uint64_t number = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	uint64_t number = begin(req);
 	encode_head(o, req);
 	if (req->have_stacks < nstacks)
 		encode_stacks(o, req->have_stacks, nstacks);
@@ -333,8 +331,7 @@ long snapshot_next(struct snap_stream *st, struct snap_buf *b)
 		return -1;
 	ht_writer_init(&o.w, b->data, b->cap);
 	if (st->stage == STAGE_HEAD) {
-		begin(&st->req);
-		st->number = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+		st->number = begin(&st->req);
 		encode_head(&o, &st->req);
 		st->stage = STAGE_STACKS;
 	}

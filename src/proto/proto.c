@@ -159,17 +159,16 @@ void ht_put_stack_shared(struct ht_writer *w, const uint64_t *pcs, unsigned dept
 	}
 	if (shared > depth)
 		shared = depth;
-	ht_put_u16(w, (uint16_t)depth);
-	ht_put_u16(w, (uint16_t)shared);
-	if (shared)
-		ht_put_u32(w, base);
+	uint8_t *p = ht_reserve(w, ht_stack_head_size(shared));
+	if (p)
+		ht_store_stack_head(p, depth, shared, base);
 	for (unsigned i = 0; i < depth - shared; i++)
 		ht_put_u64(w, pcs[i]);
 }
 
 void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth)
 {
-	ht_put_stack_shared(w, pcs, depth > HT_MAX_DEPTH ? HT_MAX_DEPTH : depth, 0, 0);
+	ht_put_stack_shared(w, pcs, depth, 0, 0);
 }
 
 void ht_put_counter(struct ht_writer *w, const struct ht_counter *c)

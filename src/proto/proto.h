@@ -265,6 +265,21 @@ const char *ht_modules_begin(struct ht_module_iter *it, const struct ht_frame *f
 /* Next module: 1 with *M filled, 0 at the end, -1 on error (see it->r.error). */
 int ht_modules_next(struct ht_module_iter *it, struct ht_module *m);
 
+/* Bytes of a stack record's head: depth, shared and, when SHARED, base. */
+static inline size_t ht_stack_head_size(unsigned shared)
+{
+	return HT_STACK_HEAD_SIZE + (shared ? 4 : 0);
+}
+/* Store a stack record's head at P (ht_stack_head_size(SHARED) bytes,
+ * reserved by the caller with ht_reserve); its DEPTH - SHARED pcs follow. */
+static inline void ht_store_stack_head(uint8_t *p, unsigned depth, unsigned shared,
+				       uint32_t base)
+{
+	ht_store_u16(p, (uint16_t)depth);
+	ht_store_u16(p + 2, (uint16_t)shared);
+	if (shared)
+		ht_store_u32(p + 4, base);
+}
 /* Append one stack record to a STACKS frame: the innermost DEPTH pcs, cut
  * to HT_MAX_DEPTH. */
 void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth);
