@@ -13,7 +13,6 @@
 #include "proto/proto.h"
 #include "viewer/snapshot.h"
 
-/* Where the pcs of one stack live in snapshot.pcs. */
 /* A stack as it came: its own pcs at OFF, then (SHARED > 0) the last
  * SHARED frames of stack BASE, which holds at least one of them itself:
  * bases whose share covers them are skipped when the stack arrives, so a
@@ -267,17 +266,17 @@ static int apply_stacks(struct snapshot *s, const struct ht_frame *f, char **cau
 	uint32_t id;
 	uint16_t depth;
 	const uint8_t *pcs;
+	char *why = NULL; /* what is wrong beyond the decoder's checks */
 	int r;
 	while ((r = ht_stacks_next(&it, &id, &depth, &pcs)) == 1) {
 		/* The base is an earlier id, so a stack held or taken above. */
 		unsigned shared = it.shared;
 		uint32_t base = shared ? it.base : 0;
 		if (shared && shared > s->stacks[base].depth) {
-			s->nstacks = nstacks0;
-			s->npcs = npcs0;
-			*cause = xasprintf("stack %u shares %u frames with stack %u, which has %u",
-					   id, shared, base, s->stacks[base].depth);
-			return -1;
+			why = xasprintf("stack %u shares %u frames with stack %u, which has %u",
+					id, shared, base, s->stacks[base].depth);
+			r = -1;
+			break;
 		}
 		/* Frames the base has from its own base are that one's: shares
 		 * only shrink along the way, so this ends within DEPTH steps. */
@@ -296,7 +295,7 @@ static int apply_stacks(struct snapshot *s, const struct ht_frame *f, char **cau
 	if (r < 0) {
 		s->nstacks = nstacks0;
 		s->npcs = npcs0;
-		*cause = bad_frame(f, it.r.error ? it.r.error : "bad stack");
+		*cause = why ? why : bad_frame(f, it.r.error ? it.r.error : "bad stack");
 		return -1;
 	}
 	return 0;
