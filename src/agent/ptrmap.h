@@ -4,7 +4,8 @@
  * linear probing in its own mapping, guarded by its own spin lock.  16
  * bytes per entry; large shards are kept between 68% and 85% full (about
  * 20 bytes per live block), small ones at most half full (ptrmap.c).
- * User-space addresses stop below bit 56: the key's top byte holds the tag.
+ * User-space addresses stop below bit 48 (4-level paging): the key's top
+ * two bytes hold the tag and the entry's distance from its home slot.
  */
 #ifndef HEAPTOP_PTRMAP_H
 #define HEAPTOP_PTRMAP_H
@@ -12,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Largest address a block may have to be tracked (48 bits). */
+#define PTRMAP_MAX_ADDR ((UINT64_C(1) << 48) - 1)
 /* Largest size a block may have to be tracked (40 bits, 1 TiB). */
 #define PTRMAP_MAX_SIZE ((UINT64_C(1) << 40) - 1)
 /* Largest stack id an entry can hold (24 bits). */

@@ -279,6 +279,48 @@ START_TEST(test_fork)
 }
 END_TEST
 
+/* Blocks 8 bytes apart, as an allocator with 8-byte blocks packs them:
+ * two to a grain, so every 1 KiB chunk makes a run of 128 entries and the
+ * runs of neighbouring chunks pile up into ones longer than an entry can
+ * say how far it is from home; such inserts grow the table instead. */
+START_TEST(test_dense)
+{
+	const size_t n = 1u << 20;
+	const uintptr_t base = (uintptr_t)0x7f1200000000;
+	struct ptrmap_rec got;
+	for (size_t i = 0; i < n; i++) {
+		struct ptrmap_rec r = { i, (uint32_t)i & PTRMAP_MAX_STACK, (unsigned)i & 0xff };
+		ck_assert_int_eq(ptrmap_insert(base + 8 * i, &r, &got), 0);
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		ck_assert_int_eq(ptrmap_remove(base + 8 * i, &got), 1);
+		ck_assert_uint_eq(got.size, i);
+		ck_assert_uint_eq(got.stack, (uint32_t)i & PTRMAP_MAX_STACK);
+		ck_assert_uint_eq(got.tag, (unsigned)i & 0xff);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int present = i & 1;
+		ck_assert_int_eq(ptrmap_remove(base + 8 * i, &got), present);
+		if (present)
+			ck_assert_uint_eq(got.size, i);
+	}
+}
+END_TEST
+
+/* Addresses past 48 bits (5-level paging, or tags in the top byte) cannot
+ * be keys: they stay untracked, and never match a block that can. */
+START_TEST(test_high_address)
+{
+	struct ptrmap_rec a = { 1, 2, 3 }, got;
+	uintptr_t low = 0x7f0012345670, high = low | (UINT64_C(1) << 52);
+	ck_assert_int_eq(ptrmap_insert(low, &a, &got), 0);
+	ck_assert_int_eq(ptrmap_insert(high, &a, &got), -1);
+	ck_assert_int_eq(ptrmap_remove(high, &got), 0);
+	ck_assert_int_eq(ptrmap_remove(low, &got), 1);
+	ck_assert_int_eq(ptrmap_remove(low, &got), 0);
+}
+END_TEST
+
 /* When a table cannot grow the insert fails with -1 and the block stays
  * untracked; everything inserted before is still there. */
 START_TEST(test_no_memory)
@@ -338,6 +380,8 @@ static Suite *ptrmap_suite(void)
 	tcase_add_test(tc, test_random);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_dense);
+	tcase_add_test(tc, test_high_address);
 	tcase_add_test(tc, test_no_memory);
 	suite_add_tcase(s, tc);
 	return s;
