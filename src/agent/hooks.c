@@ -346,19 +346,26 @@ static int sample_hit(size_t size)
 	return 1;
 }
 
-/* What a block of SIZE bytes counts for: itself, or its sampling estimate
- * (blocks in units of 1/AGENT_SAMPLE_UNIT). */
-static void block_weight(uint64_t size, uint64_t *bytes, uint64_t *blocks)
+/* The sampling estimate of a block of SIZE bytes (blocks in units of
+ * 1/AGENT_SAMPLE_UNIT). */
+static __attribute__((noinline)) void sampled_weight(uint64_t size, uint64_t *bytes,
+						     uint64_t *blocks)
 {
-	if (!agent_settings.sample) {
-		*bytes = size;
-		*blocks = 1;
-		return;
-	}
 	double p = -expm1(-(double)size / (double)agent_settings.sample);
 	double w = p > 1e-12 ? 1 / p : 1e12;
 	*bytes = (uint64_t)llround((double)size * w);
 	*blocks = (uint64_t)llround(w * AGENT_SAMPLE_UNIT);
+}
+
+/* What a block of SIZE bytes counts for: itself, or its estimate. */
+static inline void block_weight(uint64_t size, uint64_t *bytes, uint64_t *blocks)
+{
+	if (__builtin_expect(agent_settings.sample != 0, 0)) {
+		sampled_weight(size, bytes, blocks);
+		return;
+	}
+	*bytes = size;
+	*blocks = 1;
 }
 
 /* The born slot of a block tagged TAG: its mark parity while that mark is

@@ -197,10 +197,11 @@ static int64_t blocks(int64_t units, uint64_t unit)
 	return units >= 0 ? (units + half) / (int64_t)unit : -((-units + half) / (int64_t)unit);
 }
 
-/* The records of ids FIRST..FIRST+N-1 that ever allocated; 0, or -1 when
- * the writer failed. */
+/* The records of ids FIRST..FIRST+N-1 that ever allocated, their counters
+ * added to SUM; 0, or -1 when the writer failed. */
 static int encode_counter_batch(struct ht_writer *w, uint32_t first, uint32_t n,
-				int born, uint64_t unit, uint32_t *written)
+				int born, uint64_t unit, uint32_t *written,
+				struct stack_counts *sum)
 {
 	struct stack_counts batch[READ_BATCH];
 	stacktab_read_range(first, n, born, batch);
@@ -208,6 +209,10 @@ static int encode_counter_batch(struct ht_writer *w, uint32_t first, uint32_t n,
 		const struct stack_counts *c = &batch[i];
 		if (c->alloc_blocks == 0)
 			continue;
+		sum->alloc_bytes += c->alloc_bytes;
+		sum->alloc_blocks += c->alloc_blocks;
+		sum->freed_bytes += c->freed_bytes;
+		sum->freed_blocks += c->freed_blocks;
 		uint8_t *p = ht_reserve(w, HT_COUNTER_RECORD_SIZE);
 		if (!p)
 			return -1;
@@ -226,8 +231,9 @@ static int encode_counter_batch(struct ht_writer *w, uint32_t first, uint32_t n,
 	return 0;
 }
 
-/* Counters of every stack that ever allocated, a frame per range of ids. */
-static void encode_counters(struct out *o, uint32_t nstacks)
+/* Counters of every stack that ever allocated, a frame per range of ids;
+ * their sums, the process's totals, in SUM. */
+static void encode_counters(struct out *o, uint32_t nstacks, struct stack_counts *sum)
 {
 	struct ht_writer *w = &o->w;
 	uint64_t unit = agent_block_unit();
@@ -244,31 +250,32 @@ static void encode_counters(struct out *o, uint32_t nstacks)
 		ht_put_u32(w, 0);
 		for (; id < end; id += min_u32(end - id, READ_BATCH))
 			if (encode_counter_batch(w, id, min_u32(end - id, READ_BATCH), born,
-						 unit, &n) < 0)
+						 unit, &n, sum) < 0)
 				return;
 		ht_patch_u32(w, count_at, n);
 		ht_frame_end(w, off);
 	} while (id < nstacks);
 }
 
-static void fill_globals(struct ht_globals *g, uint64_t number, uint32_t nstacks,
-			 int reset_peak, int final, int status)
+/* GLOBALS for the stacks 0..NSTACKS-1, whose counters add up to C. */
+static void fill_globals(struct ht_globals *g, const struct stack_counts *c, uint64_t number,
+			 uint32_t nstacks, int reset_peak, int final, int status)
 {
-	struct global_counts c;
+	struct untracked_counts u;
 	uint64_t unit = agent_block_unit();
-	stacktab_read_globals(&c);
+	stacktab_read_untracked(&u);
 	g->seq = number;
 	g->realtime_ns = clock_ns(CLOCK_REALTIME);
 	g->monotonic_ns = clock_ns(CLOCK_MONOTONIC);
-	g->live_bytes = c.alloc_bytes - c.freed_bytes;
-	g->live_blocks = (uint64_t)blocks((int64_t)(c.alloc_blocks - c.freed_blocks), unit);
+	g->live_bytes = c->alloc_bytes - c->freed_bytes;
+	g->live_blocks = (uint64_t)blocks((int64_t)(c->alloc_blocks - c->freed_blocks), unit);
 	g->peak_bytes = agent_peak(g->live_bytes, reset_peak);
-	g->allocs = (uint64_t)blocks((int64_t)c.alloc_blocks, unit);
-	g->frees = (uint64_t)blocks((int64_t)c.freed_blocks, unit);
-	g->total_bytes = c.alloc_bytes;
+	g->allocs = (uint64_t)blocks((int64_t)c->alloc_blocks, unit);
+	g->frees = (uint64_t)blocks((int64_t)c->freed_blocks, unit);
+	g->total_bytes = c->alloc_bytes;
 	g->agent_bytes = mem_mapped_bytes();
-	g->untracked_blocks = (uint64_t)blocks((int64_t)c.untracked_blocks, unit);
-	g->untracked_bytes = c.untracked_bytes;
+	g->untracked_blocks = (uint64_t)blocks((int64_t)u.blocks, unit);
+	g->untracked_bytes = u.bytes;
 	g->stacks = nstacks;
 	g->flags = final ? HT_GLOBAL_FINAL : 0;
 	g->exit_status = final ? (uint64_t)(unsigned)status : 0;
@@ -288,9 +295,10 @@ static uint64_t begin(const struct ht_request *req)
 static void encode_tail(struct out *o, const struct ht_request *req, uint64_t number,
 			uint32_t nstacks, int final, int status)
 {
-	encode_counters(o, nstacks);
+	struct stack_counts sum = { 0 };
+	encode_counters(o, nstacks, &sum);
 	struct ht_globals g;
-	fill_globals(&g, number, nstacks, req->flags & HT_REQ_RESET_PEAK, final, status);
+	fill_globals(&g, &sum, number, nstacks, req->flags & HT_REQ_RESET_PEAK, final, status);
 	if (out_room(o, TAIL_BYTES) < 0)
 		return;
 	ht_encode_globals(&o->w, &g);

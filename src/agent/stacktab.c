@@ -34,9 +34,8 @@ struct counts {
 	int64_t born_bytes[2], born_blocks[2]; /* per mark parity, net */
 };
 
-struct global_stripe {
-	uint64_t alloc_bytes, alloc_blocks, freed_bytes, freed_blocks;
-	uint64_t untracked_bytes, untracked_blocks;
+struct untracked_stripe {
+	uint64_t bytes, blocks;
 } __attribute__((aligned(64)));
 
 static uint32_t max_ids = 1u << 20;
@@ -48,7 +47,7 @@ static uint32_t indexed;             /* ids in index_now */
 static uint8_t *pool;
 static size_t pool_used = POOL_BYTES;
 static struct counts *counters[STACKTAB_STRIPES][MAX_CHUNKS];
-static struct global_stripe globals[STACKTAB_STRIPES];
+static struct untracked_stripe untracked[STACKTAB_STRIPES];
 
 void stacktab_configure(uint32_t max_stacks)
 {
@@ -268,7 +267,6 @@ void stacktab_charge(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t bloc
 		     int born)
 {
 	struct counts *c = counts_of(stripe, id);
-	struct global_stripe *g = &globals[stripe];
 	if (!c) {
 		/* No memory for counters: the block is tracked but cannot be
 		 * charged to its stack; say so rather than lose it silently. */
@@ -281,15 +279,12 @@ void stacktab_charge(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t bloc
 		add((uint64_t *)&c->born_bytes[born], bytes);
 		add((uint64_t *)&c->born_blocks[born], blocks);
 	}
-	add(&g->alloc_bytes, bytes);
-	add(&g->alloc_blocks, blocks);
 }
 
 void stacktab_credit(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t blocks,
 		     int born)
 {
 	struct counts *c = counts_of(stripe, id);
-	struct global_stripe *g = &globals[stripe];
 	if (!c)
 		return;
 	add(&c->freed_bytes, bytes);
@@ -298,8 +293,6 @@ void stacktab_credit(unsigned stripe, uint32_t id, uint64_t bytes, uint64_t bloc
 		add((uint64_t *)&c->born_bytes[born], -bytes);
 		add((uint64_t *)&c->born_blocks[born], -blocks);
 	}
-	add(&g->freed_bytes, bytes);
-	add(&g->freed_blocks, blocks);
 }
 
 void stacktab_born_reset(int slot)
@@ -320,8 +313,8 @@ void stacktab_born_reset(int slot)
 
 void stacktab_untracked(unsigned stripe, uint64_t size, uint64_t blocks)
 {
-	add(&globals[stripe].untracked_bytes, size);
-	add(&globals[stripe].untracked_blocks, blocks);
+	add(&untracked[stripe].bytes, size);
+	add(&untracked[stripe].blocks, blocks);
 }
 
 static uint64_t get(const uint64_t *counter)
@@ -385,17 +378,12 @@ void stacktab_read_range(uint32_t first, uint32_t n, int born, struct stack_coun
 	}
 }
 
-void stacktab_read_globals(struct global_counts *out)
+void stacktab_read_untracked(struct untracked_counts *out)
 {
 	memset(out, 0, sizeof *out);
 	for (unsigned s = 0; s < STACKTAB_STRIPES; s++) {
-		const struct global_stripe *g = &globals[s];
-		out->alloc_bytes += get(&g->alloc_bytes);
-		out->alloc_blocks += get(&g->alloc_blocks);
-		out->freed_bytes += get(&g->freed_bytes);
-		out->freed_blocks += get(&g->freed_blocks);
-		out->untracked_bytes += get(&g->untracked_bytes);
-		out->untracked_blocks += get(&g->untracked_blocks);
+		out->bytes += get(&untracked[s].bytes);
+		out->blocks += get(&untracked[s].blocks);
 	}
 }
 

@@ -7,7 +7,9 @@
  * Per-stack counters are striped: each thread writes the stripe it was
  * given, so threads do not share the cache lines they write, and a snapshot
  * sums the stripes.  Counters only ever grow (bytes and blocks allocated and
- * freed); live figures are their differences.
+ * freed); live figures are their differences.  The process's totals are
+ * the sums over the stacks, which a snapshot adds up anyway: an allocation
+ * writes its stack's counters and nothing else.
  */
 #ifndef HEAPTOP_STACKTAB_H
 #define HEAPTOP_STACKTAB_H
@@ -52,16 +54,15 @@ void stacktab_read(uint32_t id, int born, struct stack_counts *out);
  * time: what a snapshot uses, since most stripes of most chunks are empty. */
 void stacktab_read_range(uint32_t first, uint32_t n, int born, struct stack_counts *out);
 
-/* Global counters, striped the same way. */
-struct global_counts {
-	uint64_t alloc_bytes, alloc_blocks;
-	uint64_t freed_bytes, freed_blocks;
-	uint64_t untracked_bytes, untracked_blocks;
+/* Allocations the agent could not record, counted apart (striped the
+ * same way). */
+struct untracked_counts {
+	uint64_t bytes, blocks;
 };
 /* Count an allocation the agent could not record. */
 void stacktab_untracked(unsigned stripe, uint64_t size, uint64_t blocks);
-/* Sum the global stripes. */
-void stacktab_read_globals(struct global_counts *out);
+/* Sum the untracked stripes. */
+void stacktab_read_untracked(struct untracked_counts *out);
 
 /* Take and release the insert lock around fork; reset it in the child. */
 void stacktab_lock(void);

@@ -287,6 +287,24 @@ static void check_counters(const struct decoded *d)
 	}
 	ck_assert_uint_eq(d->ncounters, n);
 	ck_assert_uint_gt(n, NSTACKS / 2);
+	/* The process's totals are the sums of the stacks' counters (exactly
+	 * in exact mode; each rounded on its own when sampling). */
+	struct stack_counts sum = { 0 };
+	for (uint32_t id = 0; id < stacktab_count(); id++) {
+		struct stack_counts c;
+		stacktab_read(id, born, &c);
+		sum.alloc_bytes += c.alloc_bytes;
+		sum.alloc_blocks += c.alloc_blocks;
+		sum.freed_bytes += c.freed_bytes;
+		sum.freed_blocks += c.freed_blocks;
+	}
+	ck_assert_uint_eq(d->g.live_bytes, sum.alloc_bytes - sum.freed_bytes);
+	ck_assert_uint_eq(d->g.total_bytes, sum.alloc_bytes);
+	ck_assert_uint_eq(d->g.allocs, (uint64_t)expect_blocks((int64_t)sum.alloc_blocks));
+	ck_assert_uint_eq(d->g.frees, (uint64_t)expect_blocks((int64_t)sum.freed_blocks));
+	ck_assert_uint_eq(d->g.live_blocks,
+			  (uint64_t)expect_blocks((int64_t)(sum.alloc_blocks - sum.freed_blocks)));
+	ck_assert_uint_gt(sum.alloc_blocks, 0);
 }
 
 static struct ht_request request(uint32_t have_stacks, uint32_t gen)
