@@ -26,15 +26,19 @@ within "site_big bytes" "$(site_field site_big live_bytes "$f")" $((65536 * 1638
 within "site_big blocks" "$(site_field site_big live_blocks "$f")" 65536 10
 within "site_huge bytes" "$(site_field site_huge live_bytes "$f")" $((4 * 8 << 20)) 1
 within "site_huge blocks" "$(site_field site_huge live_blocks "$f")" 4 1
+within "site_calloc bytes" "$(site_field site_calloc live_bytes "$f")" $((32768 * 32768)) 10
+within "site_calloc blocks" "$(site_field site_calloc live_blocks "$f")" 32768 10
+within "site_realloc bytes" "$(site_field site_realloc live_bytes "$f")" $((32768 * 32768)) 10
+within "site_realloc blocks" "$(site_field site_realloc live_blocks "$f")" 32768 10
 expect_eq "site_churn live (sampled and freed)" "$(site_live site_churn "$f")" 0/0
 expect_le "sampled stacks in the table" "$(header_field stacks "$f")" 50
 agent=$(globals_field agent_bytes "$f")
-echo "agent memory while sampling: $agent bytes for 165540 live blocks"
+echo "agent memory while sampling: $agent bytes for 231076 live blocks"
 
 wl_continue
 wl_ready
 snap_live "$WL_PID" "$HT_TMP/freed.txt"
-for site in site_big site_small site_huge site_churn; do
+for site in site_big site_small site_huge site_calloc site_realloc site_churn; do
 	expect_eq "$site live after freeing" "$(site_live $site "$HT_TMP/freed.txt")" 0/0
 done
 wl_continue

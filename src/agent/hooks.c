@@ -70,6 +70,12 @@ static unsigned next_stripe;
 static int sampling;           /* agent_settings.sample != 0, once known */
 static pthread_key_t exit_key;
 
+/* Whether sampling is on; when it is, the next allocators are known. */
+static inline int sampling_on(void)
+{
+	return __atomic_load_n(&sampling, __ATOMIC_ACQUIRE);
+}
+
 /* dlsym may allocate before any allocator is known: serve those requests
  * from a static arena that free() recognises and ignores. */
 #define ARENA_BYTES (256 << 10)
@@ -151,7 +157,7 @@ static void core_init(void)
 		modules_init();
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		pthread_key_create(&exit_key, thread_exit);
-		sampling = agent_settings.sample != 0;
+		__atomic_store_n(&sampling, agent_settings.sample != 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&core_ready, 1, __ATOMIC_RELEASE);
 	}
 	lock_release(&init_lock);
@@ -446,7 +452,7 @@ static __attribute__((noinline)) void record_alloc_slow(void *p, size_t size)
  * sample point: for them this is a subtraction, inline in the hook. */
 static inline __attribute__((always_inline)) void record_alloc(void *p, size_t size)
 {
-	if (__atomic_load_n(&sampling, __ATOMIC_RELAXED) && p && !ts.busy) {
+	if (sampling_on() && p && !ts.busy) {
 		int64_t left = ts.countdown - (int64_t)size;
 		if (left > 0) {
 			ts.countdown = left;
@@ -492,7 +498,26 @@ static void unforget(void *p, const struct ptrmap_rec *r)
  * build memalign on malloc) must not have its inner calls counted again. */
 #define NEXT(call) ({ ts.busy++; __typeof__(call) r_ = (call); ts.busy--; r_; })
 
-EXPORT void *malloc(size_t size)
+/*
+ * In sampling mode whether a block holds a sample point follows from its
+ * size, before it exists.  Most do not: then this takes their bytes off
+ * the countdown and the hook tail-calls the next allocator, with no frame
+ * of ours and nothing to do after.  (That call does not mark the thread
+ * busy: an allocator that called back into the hooks would have its inner
+ * bytes counted towards the next sample too, which only moves it.)
+ */
+static inline int sample_skip(size_t size)
+{
+	if (!sampling_on() || ts.busy)
+		return 0;
+	int64_t left = ts.countdown - (int64_t)size;
+	if (left <= 0)
+		return 0;
+	ts.countdown = left;
+	return 1;
+}
+
+static __attribute__((noinline)) void *malloc_traced(size_t size)
 {
 	resolve();
 	if (!real.malloc)
@@ -502,7 +527,14 @@ EXPORT void *malloc(size_t size)
 	return p;
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+EXPORT void *malloc(size_t size)
+{
+	if (sample_skip(size))
+		return real.malloc(size);
+	return malloc_traced(size);
+}
+
+static __attribute__((noinline)) void *calloc_traced(size_t n, size_t size)
 {
 	resolve();
 	if (!real.calloc) {
@@ -517,6 +549,14 @@ EXPORT void *calloc(size_t n, size_t size)
 	if (p)
 		record_alloc(p, n * size); /* cannot overflow: calloc succeeded */
 	return p;
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	size_t bytes;
+	if (!__builtin_mul_overflow(n, size, &bytes) && sample_skip(bytes))
+		return real.calloc(n, size);
+	return calloc_traced(n, size);
 }
 
 static __attribute__((noinline)) void free_traced(void *p)
@@ -538,8 +578,7 @@ static __attribute__((noinline)) void free_traced(void *p)
  * (a free that reached the hooks again would count nothing twice). */
 EXPORT void free(void *p)
 {
-	if (__atomic_load_n(&sampling, __ATOMIC_RELAXED) && !maybe_sampled((uintptr_t)p) &&
-	    !in_arena(p)) {
+	if (sampling_on() && !maybe_sampled((uintptr_t)p) && !in_arena(p)) {
 		real.free(p);
 		return;
 	}
@@ -559,7 +598,7 @@ static void *realloc_common(void *p, size_t size)
 	return q;
 }
 
-EXPORT void *realloc(void *p, size_t size)
+static __attribute__((noinline)) void *realloc_traced(void *p, size_t size)
 {
 	resolve();
 	if (p && in_arena(p)) {
@@ -571,6 +610,16 @@ EXPORT void *realloc(void *p, size_t size)
 	if (!real.realloc)
 		return p ? NULL : arena_alloc(size);
 	return realloc_common(p, size);
+}
+
+/* An unsampled block moved or grown into an unsampled one, with the next
+ * allocator's realloc semantics whole (size 0 takes the traced path). */
+EXPORT void *realloc(void *p, size_t size)
+{
+	if (sampling_on() && size && (!p || (!in_arena(p) && !maybe_sampled((uintptr_t)p))) &&
+	    sample_skip(size))
+		return real.realloc(p, size);
+	return realloc_traced(p, size);
 }
 
 EXPORT void *reallocarray(void *p, size_t n, size_t size)

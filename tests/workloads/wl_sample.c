@@ -4,6 +4,9 @@
  *   site_big     65536 x malloc(16384) = 1 GiB in 65536 blocks
  *   site_small  100000 x malloc(100)   = 10,000,000 B in 100000 blocks
  *   site_huge        4 x malloc(8 MiB)  = 32 MiB in 4 blocks
+ *   site_calloc  32768 x calloc(2, 16384) = 1 GiB in 32768 blocks
+ *   site_realloc 32768 x malloc(64) grown by realloc to 32768
+ *                                       = 1 GiB in 32768 blocks
  *
  * plus churn: 1,000,000 x malloc(32)+free at site_churn (live 0).
  * Everything is freed after the ready point.
@@ -15,8 +18,9 @@
 
 #define BIG_N 65536
 #define SMALL_N 100000
+#define GROWN_N 32768
 
-static void *big[BIG_N], *small[SMALL_N], *huge[4];
+static void *big[BIG_N], *small[SMALL_N], *huge[4], *zeroed[GROWN_N], *grown[GROWN_N];
 
 WL_SITE static void site_big(void)
 {
@@ -36,6 +40,23 @@ WL_SITE static void site_huge(void)
 		huge[i] = malloc(8 << 20);
 }
 
+/* calloc and realloc have paths of their own for blocks that hold no
+ * sample point. */
+WL_SITE static void site_calloc(void)
+{
+	for (int i = 0; i < GROWN_N; i++)
+		zeroed[i] = calloc(2, 16384);
+}
+
+WL_SITE static void site_realloc(void)
+{
+	for (int i = 0; i < GROWN_N; i++) {
+		char *p = malloc(64);
+		memset(p, 1, 64);
+		grown[i] = realloc(p, 32768);
+	}
+}
+
 WL_SITE static void site_churn(void)
 {
 	for (int i = 0; i < 1000000; i++) {
@@ -51,6 +72,8 @@ int main(void)
 	site_big();
 	site_small();
 	site_huge();
+	site_calloc();
+	site_realloc();
 	site_churn();
 	wl_ready("phase=allocated");
 	wl_wait();
@@ -60,6 +83,10 @@ int main(void)
 		free(small[i]);
 	for (int i = 0; i < 4; i++)
 		free(huge[i]);
+	for (int i = 0; i < GROWN_N; i++) {
+		free(zeroed[i]);
+		free(grown[i]);
+	}
 	wl_ready("phase=freed");
 	wl_wait();
 	return 0;
