@@ -25,10 +25,11 @@
 #include "agent/stacktab.h"
 
 #define STACKS_PER_FRAME 1024    /* 1024 x 2052 bytes at most: under HT_MAX_FRAME */
-#define COUNTERS_PER_FRAME 65536
+#define COUNTERS_PER_FRAME 8192 /* room for a frame is made for its longest
+				   records: 475 KiB, where they take 50-150 */
 #define PIECE_BYTES (1u << 20)   /* STACKS frames encoded before sending them */
-/* Counter frames of the live-at-exit file, smaller so that one fits FILE_BUF. */
-#define FILE_COUNTERS_PER_FRAME 16384
+/* Counter frames of the live-at-exit file: one fits FILE_BUF. */
+#define FILE_COUNTERS_PER_FRAME 8192
 #define FILE_BUF (1u << 20)
 #define READ_BATCH 32            /* counters summed at a time: 1.5 KiB of stack,
 				  which may be that of a thread calling exit() */
@@ -133,7 +134,7 @@ static size_t stacks_bytes(uint32_t from, uint32_t to, uint32_t per_frame)
 static size_t counters_bytes(uint32_t nstacks, uint32_t per_frame)
 {
 	size_t frames = nstacks ? (nstacks - 1) / per_frame + 1 : 1;
-	return frames * COUNTERS_HEAD + (size_t)nstacks * HT_COUNTER_RECORD_SIZE;
+	return frames * COUNTERS_HEAD + (size_t)nstacks * HT_COUNTER_RECORD_MAX;
 }
 
 static void encode_head(struct out *o, const struct ht_request *req)
@@ -200,7 +201,7 @@ static int64_t blocks(int64_t units, uint64_t unit)
 /* The records of ids FIRST..FIRST+N-1 that ever allocated, their counters
  * added to SUM; 0, or -1 when the writer failed. */
 static int encode_counter_batch(struct ht_writer *w, uint32_t first, uint32_t n,
-				int born, uint64_t unit, uint32_t *written,
+				int born, uint64_t unit, uint32_t *written, uint64_t *next_id,
 				struct stack_counts *sum)
 {
 	struct stack_counts batch[READ_BATCH];
@@ -213,7 +214,7 @@ static int encode_counter_batch(struct ht_writer *w, uint32_t first, uint32_t n,
 		sum->alloc_blocks += c->alloc_blocks;
 		sum->freed_bytes += c->freed_bytes;
 		sum->freed_blocks += c->freed_blocks;
-		uint8_t *p = ht_reserve(w, HT_COUNTER_RECORD_SIZE);
+		uint8_t *p = ht_reserve(w, HT_COUNTER_RECORD_MAX);
 		if (!p)
 			return -1;
 		struct ht_counter rec = {
@@ -225,7 +226,7 @@ static int encode_counter_batch(struct ht_writer *w, uint32_t first, uint32_t n,
 			.born_bytes = c->born_bytes,
 			.born_blocks = blocks(c->born_blocks, unit),
 		};
-		ht_store_counter(p, &rec);
+		w->len -= HT_COUNTER_RECORD_MAX - ht_store_counter(p, &rec, next_id);
 		(*written)++;
 	}
 	return 0;
@@ -247,10 +248,11 @@ static void encode_counters(struct out *o, uint32_t nstacks, struct stack_counts
 		size_t off = ht_frame_begin(w, HT_MSG_COUNTERS);
 		size_t count_at = w->len;
 		uint32_t n = 0;
+		uint64_t next_id = 0;
 		ht_put_u32(w, 0);
 		for (; id < end; id += min_u32(end - id, READ_BATCH))
 			if (encode_counter_batch(w, id, min_u32(end - id, READ_BATCH), born,
-						 unit, &n, sum) < 0)
+						 unit, &n, &next_id, sum) < 0)
 				return;
 		ht_patch_u32(w, count_at, n);
 		ht_frame_end(w, off);
@@ -349,7 +351,9 @@ long snapshot_next(struct snap_stream *st, struct snap_buf *b)
 		st->next += n;
 	}
 	if (st->next >= st->nstacks && o.w.len < PIECE_BYTES) {
+		size_t before = o.w.len;
 		encode_tail(&o, &st->req, st->number, st->nstacks, 0, 0);
+		b->tail = o.w.len - before;
 		st->stage = STAGE_DONE;
 	}
 	return o.w.overflow ? -1 : (long)o.w.len;
@@ -373,9 +377,9 @@ int snapshot_write(int fd, const struct ht_request *req, int final, int exit_sta
 
 void snapshot_buf_trim(struct snap_buf *b)
 {
-	/* What the next refresh needs: counters for every stack, no stacks. */
-	size_t keep = HEAD_ROOM + counters_bytes(stacktab_count(), COUNTERS_PER_FRAME) +
-		      TAIL_BYTES;
+	/* What the next refresh needs: counters for every stack, no stacks:
+	 * as many bytes as last time and room for one more frame. */
+	size_t keep = HEAD_ROOM + b->tail + counters_bytes(COUNTERS_PER_FRAME, COUNTERS_PER_FRAME);
 	keep = (keep + BUF_ALIGN - 1) & ~(size_t)(BUF_ALIGN - 1);
 	if (b->cap < keep + keep / 2 || b->cap - keep < TRIM_MIN)
 		return;
@@ -391,4 +395,5 @@ void snapshot_buf_free(struct snap_buf *b)
 	mem_unmap(b->data, b->cap);
 	b->data = NULL;
 	b->cap = 0;
+	b->tail = 0;
 }

@@ -12,6 +12,7 @@
 struct snap_buf {
 	uint8_t *data;
 	size_t cap;
+	size_t tail; /* bytes of the last answer's counters, GLOBALS and END */
 };
 
 /* An answer on the socket, encoded a piece at a time. */

@@ -171,11 +171,13 @@ void ht_put_stack(struct ht_writer *w, const uint64_t *pcs, unsigned depth)
 	ht_put_stack_shared(w, pcs, depth, 0, 0);
 }
 
-void ht_put_counter(struct ht_writer *w, const struct ht_counter *c)
+void ht_put_counter(struct ht_writer *w, const struct ht_counter *c, uint64_t *next_id)
 {
-	uint8_t *p = ht_reserve(w, HT_COUNTER_RECORD_SIZE);
+	uint8_t rec[HT_COUNTER_RECORD_MAX];
+	size_t n = ht_store_counter(rec, c, next_id);
+	uint8_t *p = ht_reserve(w, n);
 	if (p)
-		ht_store_counter(p, c);
+		memcpy(p, rec, n);
 }
 
 static uint32_t load_u32(const uint8_t *p)
@@ -454,11 +456,11 @@ const char *ht_counters_begin(struct ht_counter_iter *it, const struct ht_frame 
 	ht_reader_init(&it->r, f->payload, f->length);
 	it->count = ht_get_u32(&it->r);
 	it->index = 0;
-	/* Divide, don't multiply: count * 36 wraps a 32-bit size_t, and a
-	 * wrapped product could match the length and let a huge count in. */
+	it->next_id = 0;
+	/* Every record takes 2 bytes at least: a count the bytes that came
+	 * cannot hold is refused before anyone allocates by it. */
 	size_t left = (size_t)(it->r.end - it->r.p);
-	if (!it->r.error && (left % HT_COUNTER_RECORD_SIZE != 0 ||
-			     it->count != left / HT_COUNTER_RECORD_SIZE))
+	if (!it->r.error && it->count > left / HT_COUNTER_RECORD_MIN)
 		ht_reader_fail(&it->r, "counter count does not match frame length");
 	return it->r.error;
 }
@@ -469,15 +471,35 @@ int ht_counters_next(struct ht_counter_iter *it, struct ht_counter *c)
 		return -1;
 	if (it->index == it->count)
 		return ht_reader_finish(&it->r) ? -1 : 0;
-	c->stack_id = ht_get_u32(&it->r);
-	c->live_bytes = (int64_t)ht_get_u64(&it->r);
-	c->live_blocks = (int64_t)ht_get_u64(&it->r);
-	c->total_bytes = ht_get_u64(&it->r);
-	c->total_blocks = ht_get_u64(&it->r);
-	c->born_bytes = (int64_t)ht_get_u64(&it->r);
-	c->born_blocks = (int64_t)ht_get_u64(&it->r);
+	unsigned sizes = ht_get_u16(&it->r);
+	uint64_t f[HT_COUNTER_FIELDS];
+	if (!it->r.error && sizes >> (2 * HT_COUNTER_FIELDS))
+		ht_reader_fail(&it->r, "counter record: bad field sizes");
+	for (unsigned i = 0; i < HT_COUNTER_FIELDS && !it->r.error; i++) {
+		unsigned code = sizes >> (2 * i) & 3, n = ht_counter_code_bytes(code);
+		const uint8_t *b = n ? ht_get_bytes(&it->r, n) : NULL;
+		f[i] = 0;
+		for (unsigned k = n; b && k-- > 0;)
+			f[i] = f[i] << 8 | b[k];
+		/* One encoding per record: a field in more bytes than it
+		 * needs is refused, so records compare byte for byte. */
+		if (!it->r.error && ht_counter_code(f[i]) != code)
+			ht_reader_fail(&it->r, "counter record: field not in its fewest bytes");
+	}
 	if (it->r.error)
 		return -1;
+	if (f[0] > UINT32_MAX || it->next_id + f[0] > UINT32_MAX) {
+		ht_reader_fail(&it->r, "counter record: stack id past 2^32 - 1");
+		return -1;
+	}
+	c->stack_id = (uint32_t)(it->next_id + f[0]);
+	it->next_id = (uint64_t)c->stack_id + 1;
+	c->live_bytes = ht_unzigzag(f[1]);
+	c->live_blocks = ht_unzigzag(f[2]);
+	c->total_bytes = f[3];
+	c->total_blocks = f[4];
+	c->born_bytes = ht_unzigzag(f[5]);
+	c->born_blocks = ht_unzigzag(f[6]);
 	it->index++;
 	return 1;
 }

@@ -34,9 +34,12 @@
  *             the stack's outermost SHARED pcs are the outermost SHARED
  *             of stack BASE, an earlier id, and are not repeated)
  *   COUNTERS  u32 count
- *             followed by count x { u32 stack_id | i64 live_bytes
- *             | i64 live_blocks | u64 total_bytes | u64 total_blocks
- *             | i64 born_bytes | i64 born_blocks }
+ *             followed by count x { u16 sizes | 7 fields of 0, 1, 4 or 8
+ *             bytes, field i's size code (0-3) in bits 2i..2i+1 of sizes }:
+ *             stack_id - (the previous record's + 1, or 0) | live_bytes
+ *             | live_blocks | total_bytes | total_blocks | born_bytes
+ *             | born_blocks, the signed ones (live, born) zigzag-coded;
+ *             each in the fewest bytes that hold it, ids ascending
  *             (born: allocated since the mark and still live; 0 without one)
  *   GLOBALS   HT_GLOBALS_FIELDS x u64, in the order of struct ht_globals
  *   END       u64 seq (same as GLOBALS.seq)
@@ -52,7 +55,7 @@
 #include <string.h>
 
 #define HT_MAGIC 0x504f5448u /* "HTOP" read little-endian */
-#define HT_VERSION 2
+#define HT_VERSION 3
 #define HT_HEADER_SIZE 12
 
 /* Limits both sides enforce before using a length or a count. */
@@ -87,8 +90,10 @@ enum ht_msg_type {
 /* GLOBALS flags */
 #define HT_GLOBAL_FINAL 0x1u /* written at exit: what was live at exit */
 
-/* Entries of one COUNTERS record, in bytes on the wire. */
-#define HT_COUNTER_RECORD_SIZE 52
+/* One COUNTERS record on the wire: a u16 of sizes, then seven fields. */
+#define HT_COUNTER_FIELDS 7
+#define HT_COUNTER_RECORD_MIN 2
+#define HT_COUNTER_RECORD_MAX (2 + 8 * HT_COUNTER_FIELDS)
 
 struct ht_globals {
 	uint64_t seq;             /* snapshot number, from 1 */
@@ -316,25 +321,63 @@ struct ht_counter {
 	uint64_t total_bytes, total_blocks;
 	int64_t born_bytes, born_blocks;
 };
-/* Store one COUNTERS record (HT_COUNTER_RECORD_SIZE bytes) at P, for a
- * caller that reserved room for it with ht_reserve. */
-static inline void ht_store_counter(uint8_t *p, const struct ht_counter *c)
+/* The size code of a counter field: 0, 1, 4 or 8 bytes (codes 0-3).
+ * Without branches: field values come in no order a predictor could learn. */
+static inline unsigned ht_counter_code(uint64_t v)
 {
-	ht_store_u32(p, c->stack_id);
-	ht_store_u64(p + 4, (uint64_t)c->live_bytes);
-	ht_store_u64(p + 12, (uint64_t)c->live_blocks);
-	ht_store_u64(p + 20, c->total_bytes);
-	ht_store_u64(p + 28, c->total_blocks);
-	ht_store_u64(p + 36, (uint64_t)c->born_bytes);
-	ht_store_u64(p + 44, (uint64_t)c->born_blocks);
+	return (unsigned)(v != 0) + (unsigned)(v > 0xff) + (unsigned)(v > 0xffffffffu);
 }
-/* Append one record to a COUNTERS frame. */
-void ht_put_counter(struct ht_writer *w, const struct ht_counter *c);
+static inline unsigned ht_counter_code_bytes(unsigned code)
+{
+	return 0x08040100u >> (code * 8) & 0xff;
+}
+static inline uint64_t ht_zigzag(int64_t v)
+{
+	return (uint64_t)v << 1 ^ (uint64_t)(v >> 63);
+}
+static inline int64_t ht_unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+/* Field I of a record at P + AT: all 8 bytes stored, then AT moved past
+ * the ones it needs (the last field starts at 50 at most, so the stores
+ * stay within the record's 58). */
+static inline size_t ht_store_counter_field(uint8_t *p, size_t at, unsigned i, uint64_t v,
+					    unsigned *sizes)
+{
+	unsigned code = ht_counter_code(v);
+	ht_store_u64(p + at, v);
+	*sizes |= code << (2 * i);
+	return at + ht_counter_code_bytes(code);
+}
+/* Store one COUNTERS record at P, which has room for HT_COUNTER_RECORD_MAX
+ * bytes, and return its size.  *NEXT_ID is the id its own counts from (0
+ * for a frame's first record) and becomes stack_id + 1: a frame's records
+ * go by ascending id. */
+static inline size_t ht_store_counter(uint8_t *p, const struct ht_counter *c,
+				      uint64_t *next_id)
+{
+	unsigned sizes = 0;
+	size_t at = 2;
+	at = ht_store_counter_field(p, at, 0, c->stack_id - *next_id, &sizes);
+	at = ht_store_counter_field(p, at, 1, ht_zigzag(c->live_bytes), &sizes);
+	at = ht_store_counter_field(p, at, 2, ht_zigzag(c->live_blocks), &sizes);
+	at = ht_store_counter_field(p, at, 3, c->total_bytes, &sizes);
+	at = ht_store_counter_field(p, at, 4, c->total_blocks, &sizes);
+	at = ht_store_counter_field(p, at, 5, ht_zigzag(c->born_bytes), &sizes);
+	at = ht_store_counter_field(p, at, 6, ht_zigzag(c->born_blocks), &sizes);
+	ht_store_u16(p, (uint16_t)sizes);
+	*next_id = (uint64_t)c->stack_id + 1;
+	return at;
+}
+/* Append one record to a COUNTERS frame, *NEXT_ID as for ht_store_counter. */
+void ht_put_counter(struct ht_writer *w, const struct ht_counter *c, uint64_t *next_id);
 
 struct ht_counter_iter {
 	struct ht_reader r;
 	uint32_t count;
 	uint32_t index;
+	uint64_t next_id; /* what the next record's stack id counts from */
 };
 const char *ht_counters_begin(struct ht_counter_iter *it, const struct ht_frame *f);
 /* Next record: 1, 0 at the end, -1 on error. */

@@ -117,8 +117,9 @@ static int redo_counters(const struct ht_frame *f, struct ht_writer *w)
 		return 0;
 	size_t off = ht_frame_begin(w, HT_MSG_COUNTERS);
 	ht_put_u32(w, it.count);
+	uint64_t next_id = 0;
 	while ((rc = ht_counters_next(&it, &c)) == 1)
-		ht_put_counter(w, &c);
+		ht_put_counter(w, &c, &next_id);
 	ht_frame_end(w, off);
 	return rc == 0;
 }

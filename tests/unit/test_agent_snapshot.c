@@ -386,7 +386,7 @@ START_TEST(test_full_snapshot_large)
 		/* The buffer held one piece at a time: 1 MiB of STACKS frames
 		 * and the frame that crossed it, or the counters and the rest. */
 		size_t piece_max = (1u << 20) + 1024 * (2 + 8 * MAX_TEST_DEPTH) +
-				   (NSTACKS + 1) * HT_COUNTER_RECORD_SIZE + (128u << 10);
+				   (NSTACKS + 1) * HT_COUNTER_RECORD_MAX + (128u << 10);
 		ck_assert_uint_lt(b.cap, len);
 		ck_assert_uint_le(b.cap, piece_max);
 		ck_assert_uint_eq(mem_mapped_bytes() - mapped, b.cap);
@@ -429,7 +429,7 @@ START_TEST(test_trim_then_answer)
 	struct ht_request inc = request(have, gen);
 	size_t cap = b.cap;
 	len = answer(&b, &inc, &all, &pieces);
-	ck_assert_uint_gt(len, (size_t)NSTACKS / 2 * HT_COUNTER_RECORD_SIZE);
+	ck_assert_uint_gt(len, (size_t)NSTACKS / 2 * HT_COUNTER_RECORD_MIN);
 	ck_assert_uint_eq(pieces, 1);  /* a refresh is one piece */
 	ck_assert_uint_eq(b.cap, cap); /* that fits the trimmed buffer */
 	struct decoded d;
@@ -498,7 +498,8 @@ START_TEST(test_write_file)
 }
 END_TEST
 
-/* The one-check record store writes the bytes of the field-by-field puts,
+/* The record store writes what the protocol says field by field, in the
+ * fewest bytes each, the agent's reserve-then-give-back writes no more,
  * and a record that does not fit writes nothing. */
 START_TEST(test_store_counter_bytes)
 {
@@ -511,50 +512,60 @@ START_TEST(test_store_counter_bytes)
 		.born_bytes = INT64_MAX,
 		.born_blocks = -0x123456789ll,
 	};
-	uint8_t a[HT_COUNTER_RECORD_SIZE], b[HT_COUNTER_RECORD_SIZE + 8];
+	/* Sizes: the id (from 0) in 4 bytes, live_bytes (zigzag 3) in 1, the
+	 * rest in 8; 47 bytes in all. */
+	const size_t size = 2 + 4 + 1 + 5 * 8;
+	uint8_t a[HT_COUNTER_RECORD_MAX], b[HT_COUNTER_RECORD_MAX + 8];
 	struct ht_writer w;
 	ht_writer_init(&w, a, sizeof a);
+	ht_put_u16(&w, 2 | 1 << 2 | 3 << 4 | 3 << 6 | 3 << 8 | 3 << 10 | 3 << 12);
 	ht_put_u32(&w, c.stack_id);
-	ht_put_u64(&w, (uint64_t)c.live_bytes);
-	ht_put_u64(&w, (uint64_t)c.live_blocks);
+	ht_put_bytes(&w, (const uint8_t[]){ 3 }, 1);
+	ht_put_u64(&w, UINT64_MAX);
 	ht_put_u64(&w, c.total_bytes);
 	ht_put_u64(&w, c.total_blocks);
-	ht_put_u64(&w, (uint64_t)c.born_bytes);
-	ht_put_u64(&w, (uint64_t)c.born_blocks);
+	ht_put_u64(&w, UINT64_MAX - 1);
+	ht_put_u64(&w, 2 * 0x123456789ull - 1);
 	ck_assert_int_eq(w.overflow, 0);
-	ck_assert_uint_eq(w.len, HT_COUNTER_RECORD_SIZE);
-	ck_assert_uint_eq(a[0], 0x04);
-	ck_assert_uint_eq(a[4], 0xfe);
+	ck_assert_uint_eq(w.len, size);
 
 	memset(b, 0xa5, sizeof b);
-	ht_writer_init(&w, b, HT_COUNTER_RECORD_SIZE);
-	ht_put_counter(&w, &c);
+	uint64_t next_id = 0;
+	ht_writer_init(&w, b, size);
+	ht_put_counter(&w, &c, &next_id);
 	ck_assert_int_eq(w.overflow, 0);
-	ck_assert_mem_eq(a, b, sizeof a);
-	ck_assert_uint_eq(b[HT_COUNTER_RECORD_SIZE], 0xa5);
+	ck_assert_uint_eq(w.len, size);
+	ck_assert_mem_eq(a, b, size);
+	ck_assert_uint_eq(b[size], 0xa5);
+	ck_assert_uint_eq(next_id, c.stack_id + 1ull);
 
 	memset(b, 0xa5, sizeof b);
-	ht_writer_init(&w, b, HT_COUNTER_RECORD_SIZE + 3);
+	next_id = 0;
+	ht_writer_init(&w, b, size + 3);
 	ht_put_u32(&w, 7);
-	ck_assert_ptr_null(ht_reserve(&w, HT_COUNTER_RECORD_SIZE));
+	ht_put_counter(&w, &c, &next_id);
 	ck_assert_int_eq(w.overflow, 1);
 	ck_assert_uint_eq(w.len, 4);
 	ck_assert_uint_eq(b[4], 0xa5);
 
+	/* As the agent writes them: room for the longest record, the rest
+	 * given back. */
 	struct ht_counter_iter it;
 	struct ht_counter back;
-	uint8_t frame[HT_HEADER_SIZE + 4 + HT_COUNTER_RECORD_SIZE];
+	uint8_t frame[HT_HEADER_SIZE + 4 + HT_COUNTER_RECORD_MAX];
 	ht_writer_init(&w, frame, sizeof frame);
 	size_t off = ht_frame_begin(&w, HT_MSG_COUNTERS);
 	ht_put_u32(&w, 1);
-	uint8_t *p = ht_reserve(&w, HT_COUNTER_RECORD_SIZE);
+	uint8_t *p = ht_reserve(&w, HT_COUNTER_RECORD_MAX);
 	ck_assert_ptr_nonnull(p);
-	ht_store_counter(p, &c);
+	next_id = 0;
+	w.len -= HT_COUNTER_RECORD_MAX - ht_store_counter(p, &c, &next_id);
 	ht_frame_end(&w, off);
 	ck_assert_int_eq(w.overflow, 0);
+	ck_assert_uint_eq(w.len, HT_HEADER_SIZE + 4 + size);
 	struct ht_frame f;
 	const char *err;
-	ck_assert_int_eq(ht_frame_parse(frame, w.len, &f, &err), (long)sizeof frame);
+	ck_assert_int_eq(ht_frame_parse(frame, w.len, &f, &err), (long)w.len);
 	ck_assert_ptr_null(ht_counters_begin(&it, &f));
 	ck_assert_int_eq(ht_counters_next(&it, &back), 1);
 	ck_assert_uint_eq(back.stack_id, c.stack_id);
@@ -564,6 +575,7 @@ START_TEST(test_store_counter_bytes)
 	ck_assert_uint_eq(back.total_blocks, c.total_blocks);
 	ck_assert_int_eq(back.born_bytes, c.born_bytes);
 	ck_assert_int_eq(back.born_blocks, c.born_blocks);
+	ck_assert_int_eq(ht_counters_next(&it, &back), 0);
 }
 END_TEST
 

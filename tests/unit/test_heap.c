@@ -200,13 +200,14 @@ static void put_snapshot(struct ht_writer *w, uint64_t seq, const char *exe, uin
 	ht_frame_end(w, off);
 	off = ht_frame_begin(w, HT_MSG_COUNTERS);
 	ht_put_u32(w, ncounted);
+	uint64_t next_id = 0;
 	for (uint32_t id = 0; id < ncounted; id++) {
 		struct ht_counter c = {
 			.stack_id = id, .live_bytes = scale * id * 100, .live_blocks = scale * id,
 			.total_bytes = (uint64_t)(scale * id * 1000),
 			.total_blocks = (uint64_t)(scale * id * 10),
 		};
-		ht_put_counter(w, &c);
+		ht_put_counter(w, &c, &next_id);
 	}
 	ht_frame_end(w, off);
 	struct ht_globals g = {

@@ -1059,12 +1059,13 @@ static void put_snapshot(struct ht_writer *w, uint64_t seq, uint32_t first, uint
 	ht_frame_end(w, off);
 	off = ht_frame_begin(w, HT_MSG_COUNTERS);
 	ht_put_u32(w, ncounted);
+	uint64_t next_id = 0;
 	for (uint32_t id = 0; id < ncounted; id++) {
 		int64_t v = (id * 7 + scale * 3) % 11; /* some stacks go to 0 */
 		struct ht_counter c = { .stack_id = id, .live_bytes = v * 100, .live_blocks = v,
 					.total_bytes = (uint64_t)(v + id) * 1000,
 					.total_blocks = (uint64_t)(v + id) };
-		ht_put_counter(w, &c);
+		ht_put_counter(w, &c, &next_id);
 	}
 	ht_frame_end(w, off);
 	struct ht_globals g = { .seq = seq, .stacks = first + count };

@@ -143,8 +143,9 @@ static void put_counters_frame(struct ht_writer *w, size_t first, size_t count)
 {
 	size_t off = ht_frame_begin(w, HT_MSG_COUNTERS);
 	ht_put_u32(w, (uint32_t)count);
+	uint64_t next_id = 0;
 	for (size_t i = first; i < first + count; i++)
-		ht_put_counter(w, &test_counters[i]);
+		ht_put_counter(w, &test_counters[i], &next_id);
 	ht_frame_end(w, off);
 }
 
@@ -570,7 +571,11 @@ START_TEST(test_counters_roundtrip)
 
 	ht_writer_init(&w, buf, sizeof buf);
 	put_counters_frame(&w, 0, N_COUNTERS);
-	ck_assert_uint_eq(w.len, HT_HEADER_SIZE + 4 + N_COUNTERS * HT_COUNTER_RECORD_SIZE);
+	/* Each record is its 2 bytes of sizes and each field in the fewest of
+	 * 0, 1, 4 or 8 bytes (the stack ids follow one another: 0 bytes). */
+	ck_assert_uint_eq(w.len, HT_HEADER_SIZE + 4 + (2 + 4 + 1 + 4 + 1 + 4 + 1) +
+					 (2 + 1 + 1 + 1 + 1) + (2 + 8 * 6) +
+					 (2 + 1 + 1 + 1 + 1));
 	struct ht_frame f = frame_of(&w, &mem);
 	ck_assert_uint_eq(f.type, HT_MSG_COUNTERS);
 	ck_assert_ptr_null(ht_counters_begin(&it, &f));
@@ -1020,10 +1025,7 @@ START_TEST(test_decode_trailing_bytes)
 		err = decode_frame(&f);
 		ck_assert_msg(err != NULL, "%s with a trailing byte decoded",
 			      ht_msg_name(whole.type));
-		if (whole.type == HT_MSG_COUNTERS)
-			ck_assert_str_eq(err, "counter count does not match frame length");
-		else
-			ck_assert_str_eq(err, "trailing bytes in frame");
+		ck_assert_str_eq(err, "trailing bytes in frame");
 		free(mem);
 	}
 }
@@ -1374,29 +1376,32 @@ START_TEST(test_stacks_too_deep)
 }
 END_TEST
 
-/* A COUNTERS frame with COUNT in its header and N zero records after it. */
+/* A COUNTERS frame with COUNT in its header and N zero records after it
+ * (of stacks 0, 1, ...: two bytes each). */
 static struct ht_frame counters_frame(uint32_t count, size_t n, uint8_t **mem)
 {
-	static const struct ht_counter zero;
 	uint8_t buf[1024];
 	struct ht_writer w;
+	uint64_t next_id = 0;
 
 	ht_writer_init(&w, buf, sizeof buf);
 	size_t off = ht_frame_begin(&w, HT_MSG_COUNTERS);
 	ht_put_u32(&w, count);
-	for (size_t i = 0; i < n; i++)
-		ht_put_counter(&w, &zero);
+	for (size_t i = 0; i < n; i++) {
+		struct ht_counter c = { .stack_id = (uint32_t)i };
+		ht_put_counter(&w, &c, &next_id);
+	}
 	ht_frame_end(&w, off);
 	return frame_of(&w, mem);
 }
 
 START_TEST(test_counters_count_mismatch)
 {
-	/* count, records present */
+	/* count, records present: more records than the bytes can hold */
 	static const uint32_t cases[][2] = {
-		{ 2, 1 }, { 1, 2 }, { 1, 0 }, { 0, 1 }, { 0xffffffffu, 3 },
-		/* count * 52 is 13 * 2^32 + 52: a 32-bit size_t would see 52 */
-		{ 0x40000001u, 1 },
+		{ 2, 1 }, { 1, 0 }, { 0xffffffffu, 3 },
+		/* count * 2 wraps a 32-bit size_t */
+		{ 0x80000001u, 1 },
 	};
 	struct ht_counter_iter it;
 	struct ht_counter c;
@@ -1409,10 +1414,107 @@ START_TEST(test_counters_count_mismatch)
 		ck_assert_int_eq(ht_counters_next(&it, &c), -1);
 		free(mem);
 	}
-	/* A length that is not a whole number of records. */
-	struct ht_frame f = counters_frame(1, 1, &mem);
+	/* Fewer than there are: the rest is trailing bytes. */
+	struct ht_frame f = counters_frame(1, 2, &mem);
+	ck_assert_ptr_null(ht_counters_begin(&it, &f));
+	ck_assert_int_eq(ht_counters_next(&it, &c), 1);
+	ck_assert_int_eq(ht_counters_next(&it, &c), -1);
+	ck_assert_str_eq(it.r.error, "trailing bytes in frame");
+	free(mem);
+	/* A length cut inside a record. */
+	f = counters_frame(1, 1, &mem);
 	f.length--;
 	ck_assert_ptr_nonnull(ht_counters_begin(&it, &f));
+	free(mem);
+}
+END_TEST
+
+/* A COUNTERS frame of COUNT records given as raw bytes. */
+static struct ht_frame raw_counters(uint32_t count, const uint8_t *raw, size_t n, uint8_t **mem)
+{
+	uint8_t buf[256];
+	struct ht_writer w;
+
+	ht_writer_init(&w, buf, sizeof buf);
+	size_t off = ht_frame_begin(&w, HT_MSG_COUNTERS);
+	ht_put_u32(&w, count);
+	ht_put_bytes(&w, raw, n);
+	ht_frame_end(&w, off);
+	return frame_of(&w, mem);
+}
+
+/* The record layout, byte for byte, and the records a decoder refuses. */
+START_TEST(test_counters_wire)
+{
+	struct ht_counter_iter it;
+	struct ht_counter c;
+	uint8_t *mem;
+
+	/* Stack 5 (delta 5), live 300 bytes (zigzag 600: 4 bytes) in 1 block
+	 * (zigzag 2: 1 byte), total 300 bytes in 1 block, born -1 (zigzag 1)
+	 * bytes, none born blocks; then stack 6 (delta 0) with 1 total byte. */
+	const uint8_t good[] = {
+		0x99, 0x05, 5, 0x58, 0x02, 0, 0, 2, 0x2c, 0x01, 0, 0, 1, 1,
+		0x40, 0x00, 1,
+	};
+	struct ht_frame f = raw_counters(2, good, sizeof good, &mem);
+	ck_assert_ptr_null(ht_counters_begin(&it, &f));
+	ck_assert_int_eq(ht_counters_next(&it, &c), 1);
+	ck_assert_uint_eq(c.stack_id, 5);
+	ck_assert_int_eq(c.live_bytes, 300);
+	ck_assert_int_eq(c.live_blocks, 1);
+	ck_assert_uint_eq(c.total_bytes, 300);
+	ck_assert_uint_eq(c.total_blocks, 1);
+	ck_assert_int_eq(c.born_bytes, -1);
+	ck_assert_int_eq(c.born_blocks, 0);
+	ck_assert_int_eq(ht_counters_next(&it, &c), 1);
+	ck_assert_uint_eq(c.stack_id, 6);
+	ck_assert_uint_eq(c.total_bytes, 1);
+	ck_assert_int_eq(c.live_bytes, 0);
+	ck_assert_int_eq(ht_counters_next(&it, &c), 0);
+	free(mem);
+
+	/* The encoder writes exactly those bytes. */
+	uint8_t buf[2 * HT_COUNTER_RECORD_MAX];
+	uint64_t next_id = 0;
+	struct ht_counter a = { 5, 300, 1, 300, 1, -1, 0 }, b = { 6, 0, 0, 1, 0, 0, 0 };
+	size_t n = ht_store_counter(buf, &a, &next_id);
+	n += ht_store_counter(buf + n, &b, &next_id);
+	ck_assert_uint_eq(n, sizeof good);
+	ck_assert_mem_eq(buf, good, sizeof good);
+
+	static const struct {
+		uint8_t raw[12];
+		size_t n;
+		const char *error;
+	} bad[] = {
+		/* bits 14-15 of sizes set */
+		{ { 0x00, 0x40 }, 2, "counter record: bad field sizes" },
+		/* stack id 1 in 4 bytes */
+		{ { 0x02, 0x00, 1, 0, 0, 0 }, 6, "counter record: field not in its fewest bytes" },
+		/* a 1-byte field holding 0 */
+		{ { 0x04, 0x00, 0 }, 3, "counter record: field not in its fewest bytes" },
+		/* stack id 2^32 */
+		{ { 0x03, 0x00, 0, 0, 0, 0, 1, 0, 0, 0 }, 10,
+		  "counter record: stack id past 2^32 - 1" },
+		/* a 4-byte field cut short */
+		{ { 0x02, 0x00, 1, 2 }, 4, "truncated frame" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		f = raw_counters(1, bad[i].raw, bad[i].n, &mem);
+		ck_assert_ptr_null(ht_counters_begin(&it, &f));
+		ck_assert_int_eq(ht_counters_next(&it, &c), -1);
+		ck_assert_str_eq(it.r.error, bad[i].error);
+		free(mem);
+	}
+	/* Stack ids past the last one must go up: a record after 2^32 - 1. */
+	const uint8_t last[] = { 0x02, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 };
+	f = raw_counters(2, last, sizeof last, &mem);
+	ck_assert_ptr_null(ht_counters_begin(&it, &f));
+	ck_assert_int_eq(ht_counters_next(&it, &c), 1);
+	ck_assert_uint_eq(c.stack_id, UINT32_MAX);
+	ck_assert_int_eq(ht_counters_next(&it, &c), -1);
+	ck_assert_str_eq(it.r.error, "counter record: stack id past 2^32 - 1");
 	free(mem);
 }
 END_TEST
@@ -1685,6 +1787,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(de, test_stacks_too_deep);
 	tcase_add_test(de, test_stacks_shared);
 	tcase_add_test(de, test_counters_count_mismatch);
+	tcase_add_test(de, test_counters_wire);
 	tcase_add_test(de, test_hello_limits);
 	tcase_add_test(de, test_hello_string_past_end);
 	tcase_add_test(de, test_request_bad_sizes);

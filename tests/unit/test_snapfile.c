@@ -337,10 +337,11 @@ static size_t put_stream(uint8_t *buf, size_t cap)
 	ht_frame_end(&w, off);
 	off = ht_frame_begin(&w, HT_MSG_COUNTERS);
 	ht_put_u32(&w, 4);
+	uint64_t next_id = 0;
 	for (uint32_t id = 0; id < 4; id++) {
 		struct ht_counter c = { .stack_id = id, .live_bytes = id * 8, .live_blocks = id,
 					.total_bytes = id * 8, .total_blocks = id };
-		ht_put_counter(&w, &c);
+		ht_put_counter(&w, &c, &next_id);
 	}
 	ht_frame_end(&w, off);
 	struct ht_globals g = { .seq = 1, .flags = HT_GLOBAL_FINAL, .exit_status = 2 };

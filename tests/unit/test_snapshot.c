@@ -96,15 +96,26 @@ static void put_stacks(struct ht_writer *w, uint32_t first, uint32_t count)
 	ht_frame_end(w, off);
 }
 
+/* COUNTERS for IDS[0..N), a frame per ascending run (a frame's records go
+ * up by id, so an id named twice starts a new frame). */
 static void put_counters(struct ht_writer *w, const uint32_t *ids, size_t n)
 {
-	size_t off = ht_frame_begin(w, HT_MSG_COUNTERS);
-	ht_put_u32(w, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		struct ht_counter c = counter_for(ids[i]);
-		ht_put_counter(w, &c);
-	}
-	ht_frame_end(w, off);
+	size_t i = 0;
+	do {
+		size_t run = i + 1;
+		while (run < n && ids[run] > ids[run - 1])
+			run++;
+		if (n == 0)
+			run = 0;
+		size_t off = ht_frame_begin(w, HT_MSG_COUNTERS);
+		ht_put_u32(w, (uint32_t)(run - i));
+		uint64_t next_id = 0;
+		for (; i < run; i++) {
+			struct ht_counter c = counter_for(ids[i]);
+			ht_put_counter(w, &c, &next_id);
+		}
+		ht_frame_end(w, off);
+	} while (i < n);
 }
 
 static void put_globals(struct ht_writer *w, uint64_t seq, uint64_t flags)
