@@ -76,6 +76,14 @@ struct live {
 	char *search;        /* NULL: no search */
 	uint32_t *vis;       /* with a search: the model rows that match */
 	size_t nvis, capvis;
+	/* Whether each row matches the search, by model row id (0: not
+	 * tested yet, 1: no, 2: yes), for the search text, grouping and model
+	 * generation it was worked out for: a refresh tests only new rows. */
+	uint8_t *matched;
+	size_t matched_cap;
+	char *matched_text;
+	enum model_group matched_group;
+	uint64_t matched_generation;
 
 	int exited, exit_status;
 	char *lost;
@@ -358,6 +366,8 @@ void live_free(struct live *lv)
 	free(lv->sel_key);
 	free(lv->search);
 	free(lv->vis);
+	free(lv->matched);
+	free(lv->matched_text);
 	free(lv->lost);
 	free(lv->message);
 	free(lv->hist);
@@ -487,6 +497,29 @@ static int live_row_matches(const struct live *lv, const struct model_row *r, in
 	       (f->module && search_field(t, wild, base_name(f->module)));
 }
 
+/* Make lv->matched fit the model's rows under the current search, keeping
+ * what is known while the search, grouping and row ids stay the same. */
+static void live_matched_prepare(struct live *lv)
+{
+	uint64_t gen = model_generation(lv->model);
+	size_t ids = model_row_ids(lv->model);
+	if (!str_eq(lv->matched_text, lv->search) || lv->matched_group != lv->group ||
+	    lv->matched_generation != gen) {
+		free(lv->matched_text);
+		lv->matched_text = xstrdup(lv->search);
+		lv->matched_group = lv->group;
+		lv->matched_generation = gen;
+		if (lv->matched)
+			memset(lv->matched, 0, lv->matched_cap);
+	}
+	if (lv->matched_cap < ids) {
+		size_t cap = ids + ids / 2;
+		lv->matched = xreallocarray(lv->matched, cap, 1);
+		memset(lv->matched + lv->matched_cap, 0, cap - lv->matched_cap);
+		lv->matched_cap = cap;
+	}
+}
+
 /* lv->vis from the search. */
 static void live_apply_search(struct live *lv)
 {
@@ -498,10 +531,15 @@ static void live_apply_search(struct live *lv)
 		lv->capvis = n;
 		lv->vis = xreallocarray(lv->vis, n, sizeof *lv->vis);
 	}
+	live_matched_prepare(lv);
 	int wild = has_wildcards(lv->search);
-	for (size_t i = 0; i < n; i++)
-		if (live_row_matches(lv, model_row(lv->model, i), wild))
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *m = &lv->matched[model_row_id(lv->model, i)];
+		if (!*m)
+			*m = live_row_matches(lv, model_row(lv->model, i), wild) ? 2 : 1;
+		if (*m == 2)
 			lv->vis[lv->nvis++] = (uint32_t)i;
+	}
 }
 
 /* --- feeding -------------------------------------------------------------- */

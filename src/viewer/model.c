@@ -320,6 +320,7 @@ struct model {
 
 	const char *const *sets[NSETS]; /* = patterns, as the matchers read them */
 	uint64_t stamp;                 /* counts stacks mapped (cumulative) */
+	uint64_t generation;            /* counts resets: row ids name new rows */
 	int have_base;
 	int64_t total_size, total_count, base_size, base_count;
 };
@@ -846,6 +847,7 @@ static int cache_valid(const struct model *m, const struct model_options *o, uin
  * starts from nothing. */
 static void model_reset(struct model *m, const struct model_options *o, uint64_t store)
 {
+	m->generation++;
 	m->nrows = m->nlisted = m->ntracebacks = m->nranked = 0;
 	m->npool = m->nmap = m->nstack_rows = 0;
 	m->stamp = 0;
@@ -1132,6 +1134,21 @@ size_t model_row_count(const struct model *m)
 const struct model_row *model_row(const struct model *m, size_t i)
 {
 	return i < m->nlisted ? &m->rows[m->order[i]] : NULL;
+}
+
+uint32_t model_row_id(const struct model *m, size_t i)
+{
+	return m->order[i];
+}
+
+uint32_t model_row_ids(const struct model *m)
+{
+	return m->nrows;
+}
+
+uint64_t model_generation(const struct model *m)
+{
+	return m->generation;
 }
 
 void model_total(const struct model *m, int64_t *size, int64_t *count)

@@ -95,6 +95,13 @@ void model_compute(struct model *m, const struct model_options *o, struct heap *
 
 size_t model_row_count(const struct model *m);
 const struct model_row *model_row(const struct model *m, size_t i);
+/* Row I's id (< model_row_ids): the same row (key, frame) has the same id
+ * from one compute to the next, and an id names the same row, for as long
+ * as model_generation does not change.  For caching what is worked out
+ * from a row's key and frame. */
+uint32_t model_row_id(const struct model *m, size_t i);
+uint32_t model_row_ids(const struct model *m);
+uint64_t model_generation(const struct model *m);
 /* Live bytes and blocks of the stacks the filters kept (each stack once,
  * even when cumulative), and the same in the base. */
 void model_total(const struct model *m, int64_t *size, int64_t *count);

@@ -252,6 +252,30 @@ START_TEST(test_search)
 	live_search_set(lv, "nothing");
 	ck_assert_uint_eq(live_row_count(lv), 0);
 	ck_assert_ptr_null(live_row(lv, 0));
+	/* Rows tested once are remembered while the search, grouping and rows
+	 * stay (a re-sort keeps them); a new search tests them again. */
+	live_search_set(lv, "GAMMA");
+	ck_assert_uint_eq(live_sort_next(lv) & LIVE_RECOMPUTE, LIVE_RECOMPUTE);
+	live_recompute(lv);
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	ck_assert_str_eq(key_at(lv, 0), KEY_C);
+	live_search_set(lv, "beta");
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	ck_assert_str_eq(key_at(lv, 0), KEY_B);
+	live_sort_prev(lv);
+	live_recompute(lv);
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	ck_assert_str_eq(key_at(lv, 0), KEY_B);
+	/* By function the rows are others: "beta" is found again. */
+	live_group_next(lv);
+	live_recompute(lv);
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	ck_assert_str_eq(key_at(lv, 0), "beta");
+	for (int i = 0; i < 4; i++) /* back to lines */
+		live_group_next(lv);
+	live_recompute(lv);
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	ck_assert_str_eq(key_at(lv, 0), KEY_B);
 	/* The search holds across a refresh; Esc drops it. */
 	live_search_set(lv, "Alpha");
 	feed(lv, 5000, heap3(300, 200, 100));

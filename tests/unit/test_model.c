@@ -928,6 +928,50 @@ START_TEST(test_cache_new_stacks)
 }
 END_TEST
 
+/* Row ids: a row keeps its id from one compute to the next (while rows
+ * are only added), new rows get new ids, and an option that makes rows
+ * anew changes the generation. */
+START_TEST(test_row_ids)
+{
+	struct heap *h = common_heap();
+	struct model *m = model_new();
+	struct model_options o = opts(GROUP_LINE);
+	model_compute(m, &o, h, NULL);
+	uint64_t gen = model_generation(m);
+	size_t n = model_row_count(m);
+	uint32_t ids = model_row_ids(m);
+	ck_assert_uint_ge(ids, n);
+	const char *keys[64];
+	uint32_t id[64];
+	ck_assert_uint_le(n, 64);
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = model_row(m, i)->key;
+		id[i] = model_row_id(m, i);
+		ck_assert_uint_lt(id[i], ids);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_uint_ne(id[i], id[j]);
+	}
+	ADD(h, 1 << 20, 1, FR("grow", "/src/app/grow.c", 9, APP));
+	o.sort = SORT_COUNT;
+	model_compute(m, &o, h, NULL);
+	ck_assert_uint_eq(model_generation(m), gen);
+	ck_assert_uint_eq(model_row_ids(m), ids + 1);
+	for (size_t i = 0; i < n; i++) {
+		long at = model_find(m, keys[i]);
+		ck_assert_int_ge(at, 0);
+		ck_assert_uint_eq(model_row_id(m, (size_t)at), id[i]);
+	}
+	long grown = model_find(m, "/src/app/grow.c:9");
+	ck_assert_int_ge(grown, 0);
+	ck_assert_uint_eq(model_row_id(m, (size_t)grown), ids);
+	o.group = GROUP_FILE;
+	model_compute(m, &o, h, NULL);
+	ck_assert_uint_ne(model_generation(m), gen);
+	model_free(m);
+	heap_free(h);
+}
+END_TEST
+
 /* Every option that makes rows starts the rows again; the sort does not
  * need to, and patterns are compared by contents. */
 START_TEST(test_cache_options)
@@ -1144,6 +1188,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_same_key);
 	tcase_add_test(tc, test_cache_new_stacks);
 	tcase_add_test(tc, test_cache_options);
+	tcase_add_test(tc, test_row_ids);
 	tcase_add_test(tc, test_cache_stores);
 	tcase_add_test(tc, test_cache_shared_store);
 	suite_add_tcase(su, tc);
