@@ -502,18 +502,21 @@ static void unforget(void *p, const struct ptrmap_rec *r)
  * In sampling mode whether a block holds a sample point follows from its
  * size, before it exists.  Most do not: then this takes their bytes off
  * the countdown and the hook tail-calls the next allocator, with no frame
- * of ours and nothing to do after.  (That call does not mark the thread
- * busy: an allocator that called back into the hooks would have its inner
- * bytes counted towards the next sample too, which only moves it.)
+ * of ours and nothing to do after.  (So an allocation that fails still
+ * moves the countdown, which biases nothing measurable.  And that call
+ * does not mark the thread busy: an allocator whose calloc or realloc
+ * called back into our malloc would have its bytes counted twice towards
+ * the next sample, and its small blocks estimated up to twice too high;
+ * glibc's, jemalloc's and tcmalloc's do not.)
  */
 static inline int sample_skip(size_t size)
 {
 	if (!sampling_on() || ts.busy)
 		return 0;
-	int64_t left = ts.countdown - (int64_t)size;
-	if (left <= 0)
+	int64_t left = ts.countdown; /* 0 until the generator is seeded */
+	if (left <= 0 || (uint64_t)size >= (uint64_t)left)
 		return 0;
-	ts.countdown = left;
+	ts.countdown = left - (int64_t)size;
 	return 1;
 }
 

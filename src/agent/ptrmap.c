@@ -51,18 +51,25 @@ struct entry {
 
 /* An entry keeps how far it lies from its home slot, which probes and
  * shifts compare at every step: stored, it costs a shift and a mask where
- * working it out from the address costs two multiplications.  Runs are
- * kept under MAX_DIST long: an insert that would make one longer grows the
- * table instead (a table at 85% never comes near it, but an allocator
- * with 8-byte blocks packed in one region could). */
+ * working it out from the address costs two multiplications.  The field
+ * saturates: FAR says "FAR or more, work it out".  A table at 85% never
+ * comes near it, but blocks packed closer than 16 bytes (two or more to a
+ * grain, below) make runs that long, and then only their probes slow. */
 #define ADDR_MASK PTRMAP_MAX_ADDR
 #define DIST_SHIFT 48
 #define DIST_ONE (UINT64_C(1) << DIST_SHIFT)
-#define MAX_DIST 255u
+#define DIST_MASK (UINT64_C(0xff) << DIST_SHIFT)
+#define FAR 255u
 
-static uint32_t dist_of(uint64_t key)
+static uint32_t stored_dist(uint64_t key)
 {
-	return (uint32_t)(key >> DIST_SHIFT) & MAX_DIST;
+	return (uint32_t)(key >> DIST_SHIFT) & 0xff;
+}
+
+/* KEY (its distance bits clear or not) at distance D. */
+static uint64_t with_dist(uint64_t key, uint32_t d)
+{
+	return (key & ~DIST_MASK) | (uint64_t)(d < FAR ? d : FAR) << DIST_SHIFT;
 }
 
 struct shard {
@@ -113,39 +120,32 @@ static uint32_t next_slot(uint32_t i, uint32_t slots)
 	return i + 1 == slots ? 0 : i + 1;
 }
 
-/* Put KEY (its distance bits clear), VAL at I, D slots from its home and
- * its place in the probe order, moving the entries from I up to the next
- * empty slot one slot further from home.  The table has an empty slot.
- * Returns 0, or -1 and changes nothing when an entry would end up
- * MAX_DIST or more from home. */
-static int put_at(struct entry *t, uint32_t slots, uint32_t i, uint32_t d, uint64_t key,
-		  uint64_t val)
+/* How far the entry at I (0 for an empty slot) lies from its home. */
+static uint32_t distance(const struct entry *t, uint32_t slots, uint32_t i)
 {
-	if (d >= MAX_DIST)
-		return -1;
-	struct entry e = { key | (uint64_t)d << DIST_SHIFT, val };
-	uint32_t j = i;
-	for (; t[j].key; j = next_slot(j, slots)) {
-		struct entry tmp = t[j];
-		if (dist_of(tmp.key) + 1 >= MAX_DIST)
-			goto undo;
-		t[j] = e;
-		e.key = tmp.key + DIST_ONE;
+	uint32_t d = stored_dist(t[i].key);
+	if (__builtin_expect(d < FAR, 1))
+		return d;
+	uint64_t addr = t[i].key & ADDR_MASK;
+	uint32_t home = home_slot(addr, mix(addr), slots);
+	return i >= home ? i - home : i + slots - home;
+}
+
+/* Put KEY, VAL at I, D slots from its home and its place in the probe
+ * order, moving the entries from I up to the next empty slot one slot
+ * further from home.  The table has an empty slot. */
+static void put_at(struct entry *t, uint32_t slots, uint32_t i, uint32_t d, uint64_t key,
+		   uint64_t val)
+{
+	struct entry e = { with_dist(key, d), val };
+	while (t[i].key) {
+		struct entry tmp = t[i];
+		t[i] = e;
+		e.key = stored_dist(tmp.key) < FAR ? tmp.key + DIST_ONE : tmp.key;
 		e.val = tmp.val;
+		i = next_slot(i, slots);
 	}
-	t[j] = e;
-	return 0;
-undo:
-	/* Rare: move the entries after I back where they were. */
-	while (j != i) {
-		uint32_t prev = j ? j - 1 : slots - 1;
-		struct entry tmp = t[prev];
-		t[prev].key = e.key - DIST_ONE;
-		t[prev].val = e.val;
-		e = tmp;
-		j = prev;
-	}
-	return -1;
+	t[i] = e;
 }
 
 /* Find where address ADDR (hash H) is or would go: 1 with *AT its slot
@@ -161,7 +161,7 @@ static int probe(const struct entry *t, uint32_t slots, uint64_t addr, uint64_t 
 			*at = i;
 			return 1;
 		}
-		if (dist_of(k) < n)
+		if (distance(t, slots, i) < n)
 			break;
 		i = next_slot(i, slots);
 	}
@@ -170,14 +170,13 @@ static int probe(const struct entry *t, uint32_t slots, uint64_t addr, uint64_t 
 	return 0;
 }
 
-/* Insert into a table known to have room and not to hold KEY; -1 when its
- * run would be too long. */
-static int place(struct entry *t, uint32_t slots, uint64_t key, uint64_t val)
+/* Insert into a table known to have room and not to hold KEY. */
+static void place(struct entry *t, uint32_t slots, uint64_t key, uint64_t val)
 {
 	uint32_t i, d;
 	uint64_t addr = key & ADDR_MASK;
 	probe(t, slots, addr, mix(addr), &i, &d);
-	return put_at(t, slots, i, d, key & ~(MAX_DIST * DIST_ONE), val);
+	put_at(t, slots, i, d, key, val);
 }
 
 /*
@@ -261,12 +260,9 @@ static int shard_grow(struct shard *s)
 	struct entry *t = table_map(bytes);
 	if (!t)
 		return -1;
-	for (uint32_t i = 0; i < s->slots; i++) {
-		if (s->table[i].key && place(t, slots, s->table[i].key, s->table[i].val) < 0) {
-			table_unmap(t, bytes); /* a run too long even here: keep the old */
-			return -1;
-		}
-	}
+	for (uint32_t i = 0; i < s->slots; i++)
+		if (s->table[i].key)
+			place(t, slots, s->table[i].key, s->table[i].val);
 	table_unmap(s->table, (size_t)s->slots * sizeof(struct entry));
 	/* Atomic only for ptrmap_prefetch, which reads them unlocked (each
 	 * alone: it may pair this table with the last size). */
@@ -303,15 +299,15 @@ int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *ol
 	lock_acquire(&s->lock);
 	if (s->slots && probe(s->table, s->slots, p, h, &at, &d)) {
 		unpack(&s->table[at], old);
-		s->table[at].key = key | (s->table[at].key & (MAX_DIST * DIST_ONE));
+		s->table[at].key = key | (s->table[at].key & DIST_MASK);
 		s->table[at].val = val;
 		ret = 1;
-	} else if (!over_load(s->used + 1, s->slots) &&
-		   put_at(s->table, s->slots, at, d, key, val) == 0) {
+	} else if (!over_load(s->used + 1, s->slots)) {
+		put_at(s->table, s->slots, at, d, key, val);
 		s->used++;
-	} else if ((shard_grow(s) == 0 || s->used + 1 < s->slots) &&
-		   place(s->table, s->slots, key, val) == 0) {
-		/* The table moved or grew: the place was found again. */
+	} else if (shard_grow(s) == 0 || s->used + 1 < s->slots) {
+		/* The table moved or grew: find the place again. */
+		place(s->table, s->slots, key, val);
 		s->used++;
 	} else {
 		ret = -1; /* full and cannot grow: leave one slot empty */
@@ -352,8 +348,8 @@ int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
 	 * home, up to an empty slot or an entry already at its home. */
 	struct entry *t = s->table;
 	uint32_t n = s->slots;
-	for (uint32_t j = next_slot(i, n); dist_of(t[j].key) > 0; j = next_slot(j, n)) {
-		t[i].key = t[j].key - DIST_ONE;
+	for (uint32_t j = next_slot(i, n), dj; (dj = distance(t, n, j)) > 0; j = next_slot(j, n)) {
+		t[i].key = with_dist(t[j].key, dj - 1);
 		t[i].val = t[j].val;
 		i = j;
 	}

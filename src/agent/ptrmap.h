@@ -3,7 +3,7 @@
  * Sharded by address, each shard an open-addressing table with Robin Hood
  * linear probing in its own mapping, guarded by its own spin lock.  16
  * bytes per entry; large shards are kept between 68% and 85% full (about
- * 20 bytes per live block), small ones at most half full (ptrmap.c).
+ * 21 bytes per live block), small ones at most half full (ptrmap.c).
  * User-space addresses stop below bit 48 (4-level paging): the key's top
  * two bytes hold the tag and the entry's distance from its home slot.
  */

@@ -460,7 +460,9 @@ const char *ht_counters_begin(struct ht_counter_iter *it, const struct ht_frame 
 	/* Every record takes 2 bytes at least: a count the bytes that came
 	 * cannot hold is refused before anyone allocates by it. */
 	size_t left = (size_t)(it->r.end - it->r.p);
-	if (!it->r.error && it->count > left / HT_COUNTER_RECORD_MIN)
+	if (!it->r.error && it->count > HT_MAX_COUNTERS)
+		ht_reader_fail(&it->r, "too many counter records in one frame");
+	else if (!it->r.error && it->count > left / HT_COUNTER_RECORD_MIN)
 		ht_reader_fail(&it->r, "counter count does not match frame length");
 	return it->r.error;
 }

@@ -90,7 +90,11 @@ enum ht_msg_type {
 /* GLOBALS flags */
 #define HT_GLOBAL_FINAL 0x1u /* written at exit: what was live at exit */
 
-/* One COUNTERS record on the wire: a u16 of sizes, then seven fields. */
+/* One COUNTERS record on the wire: a u16 of sizes, then seven fields.  A
+ * frame holds at most HT_MAX_COUNTERS of them: records of 2 bytes would
+ * otherwise let a frame's count ask a client for 28 times its length in
+ * decoded records. */
+#define HT_MAX_COUNTERS 65536
 #define HT_COUNTER_FIELDS 7
 #define HT_COUNTER_RECORD_MIN 2
 #define HT_COUNTER_RECORD_MAX (2 + 8 * HT_COUNTER_FIELDS)

@@ -281,8 +281,9 @@ END_TEST
 
 /* Blocks 8 bytes apart, as an allocator with 8-byte blocks packs them:
  * two to a grain, so every 1 KiB chunk makes a run of 128 entries and the
- * runs of neighbouring chunks pile up into ones longer than an entry can
- * say how far it is from home; such inserts grow the table instead. */
+ * runs of neighbouring chunks pile up into ones longer than an entry's
+ * distance field holds, which then says "far" and the distance is worked
+ * out. */
 START_TEST(test_dense)
 {
 	const size_t n = 1u << 20;
@@ -304,6 +305,32 @@ START_TEST(test_dense)
 		if (present)
 			ck_assert_uint_eq(got.size, i);
 	}
+}
+END_TEST
+
+/* Blocks 2 bytes apart (no real allocator, but nothing stops one): 512 to
+ * a chunk, all in one run whatever the table's size.  Every insert is
+ * tracked, and the tables stay the size the blocks need: growing cannot
+ * shorten such a run, so it must not be what a long run leads to. */
+START_TEST(test_packed)
+{
+	const size_t n = 1u << 14;
+	const uintptr_t base = (uintptr_t)0x7f3400000000;
+	struct ptrmap_rec got;
+	size_t before = mem_mapped_bytes();
+	for (size_t i = 0; i < n; i++) {
+		struct ptrmap_rec r = { i + 1, (uint32_t)i, (unsigned)i & 0xff };
+		ck_assert_int_eq(ptrmap_insert(base + 2 * i, &r, &got), 0);
+	}
+	/* 16 bytes an entry, at most half full while shards are small, a
+	 * page a shard at least: far below a megabyte. */
+	ck_assert_uint_le(mem_mapped_bytes() - before, 1u << 20);
+	for (size_t i = n; i-- > 0;) {
+		ck_assert_int_eq(ptrmap_remove(base + 2 * i, &got), 1);
+		ck_assert_uint_eq(got.size, i + 1);
+		ck_assert_uint_eq(got.stack, (uint32_t)i);
+	}
+	ck_assert_int_eq(ptrmap_remove(base, &got), 0);
 }
 END_TEST
 
@@ -381,6 +408,7 @@ static Suite *ptrmap_suite(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_dense);
+	tcase_add_test(tc, test_packed);
 	tcase_add_test(tc, test_high_address);
 	tcase_add_test(tc, test_no_memory);
 	suite_add_tcase(s, tc);
