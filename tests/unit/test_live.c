@@ -288,6 +288,34 @@ START_TEST(test_search)
 }
 END_TEST
 
+/* Over one frame store the rows stay from one refresh to the next and
+ * what the search found is kept: rows that appear are tested, the others
+ * are not forgotten. */
+START_TEST(test_search_same_store)
+{
+	struct settings s = settings_default();
+	struct live *lv = live_new(&s);
+	struct heap *h = heap3(300, 200, 100);
+	feed(lv, 0, h);
+	live_search_set(lv, "gamma");
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	/* The heap the view holds gets stacks, as a store does between
+	 * refreshes: one more site that matches, one that does not. */
+	struct heap_frame fg[] = { FR("gamma_more", "/src/app/gamma2.c", 7) };
+	struct heap_frame fd[] = { FR("delta", "/src/app/delta.c", 40) };
+	add(h, 900, 90, fg, 1);
+	add(h, 800, 80, fd, 1);
+	live_recompute(lv);
+	ck_assert_uint_eq(live_row_count(lv), 2);
+	ck_assert_str_eq(key_at(lv, 0), "/src/app/gamma2.c:7");
+	ck_assert_str_eq(key_at(lv, 1), KEY_C);
+	live_search_set(lv, "delta");
+	ck_assert_uint_eq(live_row_count(lv), 1);
+	ck_assert_str_eq(key_at(lv, 0), "/src/app/delta.c:40");
+	live_free(lv);
+}
+END_TEST
+
 START_TEST(test_search_commit)
 {
 	struct settings s = settings_default();
@@ -704,6 +732,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, test_exclude_selected);
 	tcase_add_test(tc, test_exclude_by_grouping);
 	tcase_add_test(tc, test_search);
+	tcase_add_test(tc, test_search_same_store);
 	tcase_add_test(tc, test_search_commit);
 	tcase_add_test(tc, test_group_cycle);
 	tcase_add_test(tc, test_sort_keys);
