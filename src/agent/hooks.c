@@ -448,17 +448,41 @@ static __attribute__((noinline)) void record_alloc_slow(void *p, size_t size)
 	errno = saved_errno;
 }
 
+/*
+ * In sampling mode whether a block holds a sample point follows from its
+ * size, before it exists.  Most do not: then this takes their bytes off
+ * the countdown and the hook tail-calls the next allocator, with no frame
+ * of ours and nothing to do after.  (So an allocation that fails still
+ * moves the countdown, which biases nothing measurable.  And that call
+ * does not mark the thread busy: an allocator whose calloc or realloc
+ * called back into our malloc would have its bytes counted twice towards
+ * the next sample, and its small blocks estimated up to twice too high;
+ * glibc's, jemalloc's and tcmalloc's do not.)
+ */
+static inline int sample_skip(size_t size)
+{
+	if (!sampling_on() || ts.busy)
+		return 0;
+	int64_t left = ts.countdown; /* 0 until the generator is seeded */
+	if (left <= 0 || (uint64_t)size >= (uint64_t)left)
+		return 0;
+	ts.countdown = left - (int64_t)size;
+	return 1;
+}
+
+/* Whether P can go straight to the next allocator in sampling mode: the
+ * filter says it was never sampled, and it is not from the start-up arena. */
+static int unsampled_block(const void *p)
+{
+	return !maybe_sampled((uintptr_t)p) && !in_arena(p);
+}
+
 /* Record block P of SIZE bytes.  In sampling mode most blocks hold no
  * sample point: for them this is a subtraction, inline in the hook. */
 static inline __attribute__((always_inline)) void record_alloc(void *p, size_t size)
 {
-	if (sampling_on() && p && !ts.busy) {
-		int64_t left = ts.countdown - (int64_t)size;
-		if (left > 0) {
-			ts.countdown = left;
-			return;
-		}
-	}
+	if (p && sample_skip(size))
+		return;
 	record_alloc_slow(p, size);
 }
 
@@ -497,28 +521,6 @@ static void unforget(void *p, const struct ptrmap_rec *r)
  * calls back into the hooks (glibc's reallocarray calls realloc, others
  * build memalign on malloc) must not have its inner calls counted again. */
 #define NEXT(call) ({ ts.busy++; __typeof__(call) r_ = (call); ts.busy--; r_; })
-
-/*
- * In sampling mode whether a block holds a sample point follows from its
- * size, before it exists.  Most do not: then this takes their bytes off
- * the countdown and the hook tail-calls the next allocator, with no frame
- * of ours and nothing to do after.  (So an allocation that fails still
- * moves the countdown, which biases nothing measurable.  And that call
- * does not mark the thread busy: an allocator whose calloc or realloc
- * called back into our malloc would have its bytes counted twice towards
- * the next sample, and its small blocks estimated up to twice too high;
- * glibc's, jemalloc's and tcmalloc's do not.)
- */
-static inline int sample_skip(size_t size)
-{
-	if (!sampling_on() || ts.busy)
-		return 0;
-	int64_t left = ts.countdown; /* 0 until the generator is seeded */
-	if (left <= 0 || (uint64_t)size >= (uint64_t)left)
-		return 0;
-	ts.countdown = left - (int64_t)size;
-	return 1;
-}
 
 static __attribute__((noinline)) void *malloc_traced(size_t size)
 {
@@ -581,7 +583,7 @@ static __attribute__((noinline)) void free_traced(void *p)
  * (a free that reached the hooks again would count nothing twice). */
 EXPORT void free(void *p)
 {
-	if (sampling_on() && !maybe_sampled((uintptr_t)p) && !in_arena(p)) {
+	if (sampling_on() && unsampled_block(p)) {
 		real.free(p);
 		return;
 	}
@@ -619,8 +621,7 @@ static __attribute__((noinline)) void *realloc_traced(void *p, size_t size)
  * allocator's realloc semantics whole (size 0 takes the traced path). */
 EXPORT void *realloc(void *p, size_t size)
 {
-	if (sampling_on() && size && (!p || (!in_arena(p) && !maybe_sampled((uintptr_t)p))) &&
-	    sample_skip(size))
+	if (sampling_on() && size && (!p || unsampled_block(p)) && sample_skip(size))
 		return real.realloc(p, size);
 	return realloc_traced(p, size);
 }
