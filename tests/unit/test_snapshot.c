@@ -441,35 +441,6 @@ START_TEST(test_order)
 }
 END_TEST
 
-/* A STACKS frame that goes bad half-way adds none of its stacks. */
-START_TEST(test_bad_stacks_frame)
-{
-	struct snapshot *s = snapshot_new();
-	struct ht_writer w;
-	char *cause = NULL;
-	ht_writer_init(&w, buf, sizeof buf);
-	put_hello(&w, TEST_PID);
-	size_t off = ht_frame_begin(&w, HT_MSG_STACKS);
-	ht_put_u32(&w, 0);
-	ht_put_u32(&w, 3);
-	ht_put_u16(&w, 1);
-	ht_put_u16(&w, 0);
-	ht_put_u64(&w, 0x1234);
-	ht_put_u16(&w, HT_MAX_DEPTH + 1);
-	ht_put_u16(&w, 0);
-	for (int i = 0; i < HT_MAX_DEPTH + 1; i++)
-		ht_put_u64(&w, 1);
-	ht_put_u16(&w, 0);
-	ht_put_u16(&w, 0);
-	ht_frame_end(&w, off);
-	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), -1);
-	ck_assert_cause(cause, "bad STACKS frame: stack too deep");
-	free(cause);
-	ck_assert_uint_eq(snapshot_stack_count(s), 0);
-	snapshot_free(s);
-}
-END_TEST
-
 /* Begin a snapshot in buf: HELLO, then a STACKS frame for ids FIRST..
  * FIRST+COUNT-1 whose records the caller adds; returns the frame's start
  * for end_shared. */
@@ -491,6 +462,31 @@ static void end_shared(struct ht_writer *w, size_t off)
 	put_globals(w, 1, 0);
 	ht_encode_end(w, 1);
 }
+
+/* A STACKS frame that goes bad half-way adds none of its stacks. */
+START_TEST(test_bad_stacks_frame)
+{
+	struct snapshot *s = snapshot_new();
+	struct ht_writer w;
+	char *cause = NULL;
+	size_t off = begin_shared(&w, 0, 3);
+	ht_put_u16(&w, 1);
+	ht_put_u16(&w, 0);
+	ht_put_u64(&w, 0x1234);
+	ht_put_u16(&w, HT_MAX_DEPTH + 1);
+	ht_put_u16(&w, 0);
+	for (int i = 0; i < HT_MAX_DEPTH + 1; i++)
+		ht_put_u64(&w, 1);
+	ht_put_u16(&w, 0);
+	ht_put_u16(&w, 0);
+	ht_frame_end(&w, off);
+	ck_assert_int_eq(apply_all(s, buf, w.len, &cause), -1);
+	ck_assert_cause(cause, "bad STACKS frame: stack too deep");
+	free(cause);
+	ck_assert_uint_eq(snapshot_stack_count(s), 0);
+	snapshot_free(s);
+}
+END_TEST
 
 /* Stacks sent as their own frames and an earlier stack's outer ones come
  * out whole; a claim of more frames than the base has is refused, with the
