@@ -61,6 +61,10 @@ traced_check wl_fork "$W/wl_fork" fork
 traced_check wl_dlopen "$W/wl_dlopen" "$W/.libs/libwl_plugin.so"
 traced_check wl_batch "$W/wl_batch" run
 traced_check wl_inline "$W/wl_inline"
+# Stacks past the 64 frames a walk keeps for the next one, cut at 64 and
+# whole; the same depths through two callers.
+traced_check wl_deep "$W/wl_basic" deep
+traced_check wl_deep_whole HEAPTOP_DEPTH=256 "$W/wl_basic" deep
 
 # The walker is the default; libunwind and fp leave it out.
 rc=0

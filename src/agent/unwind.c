@@ -703,9 +703,10 @@ struct regs {
  * (independent loads, no rule look-ups) instead of walked.
  */
 struct frame {
-	uintptr_t sp, bp, ra; /* the state after this step */
-	uintptr_t bp_at;      /* where this step read bp (0: it did not), or'ed
-				 with FRAME_CFA_RBP */
+	uintptr_t sp, ra; /* the caller's sp and pc after this step */
+	uintptr_t bp_at;  /* where this step read bp (0: it did not), or'ed
+			     with FRAME_CFA_RBP */
+	uintptr_t cfa_bp; /* with FRAME_CFA_RBP, the bp the CFA came from */
 };
 #define FRAME_CFA_RBP 0x1u  /* this step's CFA was bp + off */
 #define FRAME_FLAGS 0x7u
@@ -716,8 +717,12 @@ struct walk_log {
 	int more;        /* the stack may go on above f[n - 1]: the walk
 			    stopped at the depth limit or the log's size, or
 			    at a 0 return address (which may change) */
-	struct frame f[LOG_FRAMES];
+	struct frame f[LOG_FRAMES + 1]; /* f[n] is END */
 };
+
+/* After a log's last frame: above every sp, so a search for a frame at an
+ * sp stops there without counting. */
+static const struct frame END = { UINTPTR_MAX, 0, 0, 0 };
 
 /* The last walk's log and the one being written, in turn. */
 static __thread struct walk_log walk_logs[2] __attribute__((tls_model("initial-exec")));
@@ -741,6 +746,7 @@ static inline __attribute__((always_inline)) int step(const uint64_t *c, struct 
 		return rule & R_UNKNOWN ? STEP_FAIL : STEP_END;
 	uintptr_t off = (uintptr_t)(rule >> R_OFF_SHIFT & 0xffff) * 8, cfa;
 	f->bp_at = 0;
+	f->cfa_bp = r->bp;
 	if (rule & R_CFA_RBP) {
 		cfa = r->bp + off;
 		if (cfa <= r->sp || (cfa & 7))
@@ -760,46 +766,46 @@ static inline __attribute__((always_inline)) int step(const uint64_t *c, struct 
 		f->bp_at |= at;
 	}
 	r->sp = f->sp = cfa;
-	f->bp = r->bp;
 	f->ra = ra;
 	r->pc = ra - 1;
 	return ra ? STEP_OK : STEP_ZERO; /* 0 ends the chain, as for libunwind */
 }
 
 /*
- * The walk is at OLD->f[J]'s sp and return address, with frame pointer BP:
- * redo the steps after it from OLD instead of the rule cache, into L->f and
- * PCS from N on (at most TO in all).  A step's rule is the one it had, as
- * its pc is the same; its CFA is the same when its sp is, or when the bp it
- * starts from is (for CFA = bp + off); then re-reading the return address
- * slot (and the saved bp's) is the whole step.  Returns the new count, or
- * 0 with *BAD = the old frame that differs.
+ * The walk is at OLD->f[J]'s sp and return address, with frame pointer
+ * *BP: redo the steps after it from OLD instead of the rule cache, into
+ * L->f and PCS from N on (at most TO in all).  A step's rule is the one it
+ * had, as its pc is the same; its CFA is the same when its sp is, or when
+ * the bp it starts from is (for CFA = bp + off); then re-reading the return
+ * address slot (and the saved bp's) is the whole step, and the frame is
+ * the old one.  Returns the new count with *BP the last frame's, or 0 with
+ * *BAD = the old frame that differs.
  */
-static unsigned replay(const struct walk_log *old, unsigned j, uintptr_t bp,
+static unsigned replay(const struct walk_log *old, unsigned j, uintptr_t *bp_io,
 		       struct frame *restrict lf, uintptr_t *restrict pcs, unsigned n, unsigned to,
 		       unsigned *bad)
 {
 	const struct frame *restrict o = old->f + j + 1;
-	uintptr_t old_bp = old->f[j].bp;
+	uintptr_t bp = *bp_io;
 	/* Frames to redo, counted once: the loop then keeps no bound in
 	 * memory that its stores could seem to change. */
 	unsigned left = old->n - (j + 1), room = to - n, k = left < room ? left : room;
 	struct frame *restrict out = lf + n;
 	uintptr_t *restrict pc = pcs + n;
-	for (unsigned i = 0; i < k; i++, o++) {
-		uintptr_t ra = o->ra, flags = o->bp_at;
-		if (((const uintptr_t *)o->sp)[-1] != ra ||
-		    ((flags & FRAME_CFA_RBP) && bp != old_bp)) {
+	for (unsigned i = 0; i < k; i++) {
+		uintptr_t ra = o[i].ra, flags = o[i].bp_at;
+		if (((const uintptr_t *)o[i].sp)[-1] != ra ||
+		    ((flags & FRAME_CFA_RBP) && bp != o[i].cfa_bp)) {
 			*bad = j + 1 + i;
 			return 0;
 		}
 		uintptr_t at = flags & ~(uintptr_t)FRAME_FLAGS;
 		if (at)
 			bp = *(const uintptr_t *)at;
-		old_bp = o->bp;
-		out[i] = (struct frame){ o->sp, bp, ra, flags };
+		out[i] = o[i];
 		pc[i] = ra;
 	}
+	*bp_io = bp;
 	return n + k;
 }
 
@@ -830,22 +836,24 @@ int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 		if (!modules_in_agent(f->ra))
 			break;
 	}
-	const struct frame *restrict of = old->f;
 	const unsigned on = old->n, to = max < LOG_FRAMES ? max : LOG_FRAMES;
-	unsigned n = 0, j = 0, floor = 0;
+	/* A log never written is all zeroes, without its END. */
+	const struct frame *of = on ? old->f : &END, *q = of;
+	unsigned n = 0;
 	int more = 1; /* the stack may go on above the last frame */
 	for (;;) {
 		pcs[n++] = f->ra;
 		/* Last walk's frame at this sp, if any: both logs go up. */
 		uintptr_t sp = f->sp;
-		while (j < on && of[j].sp < sp)
-			j++;
-		if (j < on && of[j].sp == sp && of[j].ra == f->ra && j >= floor && n < to) {
-			unsigned bad = on, m = replay(old, j, f->bp, lf, pcs, n, to, &bad);
+		while (q->sp < sp)
+			q++;
+		if (q->sp == sp && q->ra == f->ra && n < to) {
+			unsigned j = (unsigned)(q - of), bad = on;
+			unsigned m = replay(old, j, &r.bp, lf, pcs, n, to, &bad);
 			if (m) {
 				unsigned used = j + 1 + (m - n); /* old frames gone through */
 				n = m;
-				j = on; /* no more matching */
+				q = of + on; /* no more matching: of[on] is END */
 				if (used == on && !old->more) {
 					more = 0;
 					break;
@@ -854,10 +862,9 @@ int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 					break;
 				/* The log ended first: walk on from its top. */
 				r.sp = lf[n - 1].sp;
-				r.bp = lf[n - 1].bp;
 				r.pc = lf[n - 1].ra - 1;
 			} else {
-				floor = bad; /* nothing below it can match either */
+				q = of + bad; /* nothing below it can match either */
 			}
 		}
 		if (n == max)
@@ -874,6 +881,7 @@ int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 		}
 	}
 	l->n = n < LOG_FRAMES ? n : LOG_FRAMES;
+	l->f[l->n] = END;
 	l->more = more || n > LOG_FRAMES;
 	walk_last ^= 1;
 	return (int)n;

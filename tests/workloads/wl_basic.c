@@ -315,6 +315,50 @@ WL_SITE static void site_churn(int depth)
 	free(malloc(64));
 }
 
+/*
+ * Stacks deeper than the walker's log of the last walk (64 frames): the
+ * same depth twice (the whole stack replayed), one frame more or less, and
+ * the same depth reached through two callers (the replay must find where
+ * the stacks part).  HEAPTOP_DEPTH=256 keeps them whole.  The stores after
+ * the calls keep them from being tail calls at -O2.
+ */
+static volatile int deep_calls;
+
+WL_SITE static void deep_rec(int depth)
+{
+	if (depth > 0) {
+		deep_rec(depth - 1);
+		deep_calls++;
+		return;
+	}
+	free(malloc(64));
+}
+
+WL_SITE static void deep_a(int depth)
+{
+	deep_rec(depth);
+	deep_calls++;
+}
+
+WL_SITE static void deep_b(int depth)
+{
+	deep_rec(depth);
+	deep_calls++;
+}
+
+static void deep(void)
+{
+	static const int depths[] = { 100, 100, 101, 99, 150, 70, 63, 64, 65, 64, 20,
+				      130, 130, 30, 30, 40, 40, 60, 60 };
+	for (int round = 0; round < 50; round++)
+		for (size_t i = 0; i < sizeof depths / sizeof *depths; i++) {
+			if ((i + (size_t)round) % 3)
+				deep_a(depths[i]);
+			else
+				deep_b(depths[i]);
+		}
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -336,7 +380,7 @@ static void churn(double seconds)
 
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | check | churn SECONDS");
+	wl_say("usage: wl_basic hold | exit [STATUS] | check | churn SECONDS | deep");
 	return 2;
 }
 
@@ -346,6 +390,10 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	check_semantics();
+	if (strcmp(argv[1], "deep") == 0) {
+		deep();
+		return 0;
+	}
 	if (strcmp(argv[1], "churn") == 0) {
 		if (argc < 3)
 			return usage();
