@@ -174,7 +174,7 @@ static unsigned my_stripe(void)
 /* Track the change D of this thread's live bytes and the peak it makes.
  * The peak is exact for the allocating thread; others' unflushed deltas
  * (under FLUSH_BYTES each) are folded in when they flush or at a snapshot. */
-static void live_change(int64_t d)
+static inline __attribute__((always_inline)) void live_change(int64_t d)
 {
 	ts.pending += d;
 	if (ts.pending >= FLUSH_BYTES || ts.pending <= -FLUSH_BYTES)
@@ -207,11 +207,9 @@ static unsigned keep_caller_frames(void *const *buf, int n, uintptr_t *pcs)
 	return depth;
 }
 
-/* This thread's stack, where a frame-pointer walk may read. */
-static int stack_bounds(void)
+/* This thread's stack bounds, found once. */
+static __attribute__((noinline)) int find_stack_bounds(void)
 {
-	if (ts.stack_hi > 1)
-		return 1;
 	if (ts.stack_hi == 1)
 		return 0;
 	pthread_attr_t attr;
@@ -228,6 +226,12 @@ static int stack_bounds(void)
 	}
 	pthread_attr_destroy(&attr);
 	return ts.stack_hi > 1;
+}
+
+/* This thread's stack, where a walk may read. */
+static inline int stack_bounds(void)
+{
+	return ts.stack_hi > 1 || find_stack_bounds();
 }
 
 /*
@@ -381,7 +385,8 @@ static int born_slot(unsigned tag)
 	return tag && tag == agent_mark_tag() ? (int)(tag & 1) : -1;
 }
 
-static void charge(unsigned stripe, const struct ptrmap_rec *r)
+static inline __attribute__((always_inline)) void charge(unsigned stripe,
+							   const struct ptrmap_rec *r)
 {
 	uint64_t bytes, blocks;
 	block_weight(r->size, &bytes, &blocks);
@@ -389,7 +394,8 @@ static void charge(unsigned stripe, const struct ptrmap_rec *r)
 	live_change((int64_t)bytes);
 }
 
-static void credit(unsigned stripe, const struct ptrmap_rec *r)
+static inline __attribute__((always_inline)) void credit(unsigned stripe,
+							   const struct ptrmap_rec *r)
 {
 	uint64_t bytes, blocks;
 	block_weight(r->size, &bytes, &blocks);
@@ -487,7 +493,7 @@ static inline __attribute__((always_inline)) void record_alloc(void *p, size_t s
 }
 
 /* Forget P; returns 1 when it was tracked, with its record. */
-static int forget(void *p, struct ptrmap_rec *r)
+static inline __attribute__((always_inline)) int forget(void *p, struct ptrmap_rec *r)
 {
 	if (!p || ts.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
 		return 0;
