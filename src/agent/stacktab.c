@@ -240,21 +240,26 @@ unsigned stacktab_shared(uint32_t id, uint32_t *base)
 	return r->shared;
 }
 
+/* Map the counter chunk at SLOT (another thread may be doing the same). */
+static __attribute__((noinline)) struct counts *counts_map(struct counts **slot)
+{
+	struct counts *chunk = NULL, *fresh = mem_map(CHUNK_IDS * sizeof *fresh);
+	if (!fresh)
+		return NULL;
+	if (__atomic_compare_exchange_n(slot, &chunk, fresh, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return fresh;
+	mem_unmap(fresh, CHUNK_IDS * sizeof *fresh);
+	return chunk;
+}
+
 /* The counters of stack ID in STRIPE, mapping their chunk on first use. */
-static struct counts *counts_of(unsigned stripe, uint32_t id)
+static inline struct counts *counts_of(unsigned stripe, uint32_t id)
 {
 	struct counts **slot = &counters[stripe][id >> CHUNK_SHIFT];
 	struct counts *chunk = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	if (!chunk) {
-		struct counts *fresh = mem_map(CHUNK_IDS * sizeof *fresh);
-		if (!fresh)
-			return NULL;
-		if (__atomic_compare_exchange_n(slot, &chunk, fresh, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			chunk = fresh;
-		else
-			mem_unmap(fresh, CHUNK_IDS * sizeof *fresh);
-	}
+	if (__builtin_expect(!chunk, 0) && !(chunk = counts_map(slot)))
+		return NULL;
 	return &chunk[id & (CHUNK_IDS - 1)];
 }
 
