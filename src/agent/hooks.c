@@ -419,6 +419,11 @@ static void filter_add(uintptr_t p, int delta)
 	}
 }
 
+/* A stack being recorded: one per thread, as the thread is busy meanwhile.
+ * Not on the stack, where it would be 2 KiB in the frame of every hook
+ * that inlines record_block, whether it records or not. */
+static __thread uintptr_t stack_buf[HT_MAX_DEPTH] __attribute__((tls_model("initial-exec")));
+
 /* Record block P of SIZE bytes, sampled or not.  Inline in the commonest
  * hooks (malloc, calloc, realloc): a frame fewer for every walk to step
  * through. */
@@ -438,7 +443,7 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 	if (size <= PTRMAP_MAX_SIZE)
 		ptrmap_prefetch((uintptr_t)p); /* its miss overlaps the walk */
 	unsigned stripe = my_stripe();
-	uintptr_t pcs[HT_MAX_DEPTH];
+	uintptr_t *pcs = stack_buf; /* in TLS: this frame is inline in the hooks */
 	unsigned depth = capture(pcs);
 	struct ptrmap_rec r = { size, stacktab_intern(pcs, depth), agent_mark_tag() }, old;
 	int ins = size <= PTRMAP_MAX_SIZE ? ptrmap_insert((uintptr_t)p, &r, &old) : -1;
@@ -616,12 +621,19 @@ EXPORT void free(void *p)
 static void *realloc_common(void *p, size_t size)
 {
 	struct ptrmap_rec old;
+	/* Forgetting may map counters (a failure would leave ENOMEM behind a
+	 * realloc that succeeds): errno is the allocator's alone. */
+	int saved_errno = errno;
 	int had = forget(p, &old);
+	errno = saved_errno;
 	void *q = NEXT(real.realloc(p, size));
 	if (q)
 		record_alloc_here(q, size);
-	else if (had && size != 0)
+	else if (had && size != 0) {
+		saved_errno = errno; /* the allocator's ENOMEM */
 		unforget(p, &old); /* failed: the old block is still live */
+		errno = saved_errno;
+	}
 	return q;
 }
 

@@ -703,7 +703,7 @@ struct regs {
  * (independent loads, no rule look-ups) instead of walked.
  */
 struct frame {
-	uintptr_t sp, ra; /* the caller's sp and pc after this step */
+	uintptr_t sp, ra; /* the caller's sp and return address after this step */
 	uintptr_t bp_at;  /* where this step read bp (0: it did not), or'ed
 			     with FRAME_CFA_RBP */
 	uintptr_t cfa_bp; /* with FRAME_CFA_RBP, the bp the CFA came from */
@@ -774,7 +774,7 @@ static inline __attribute__((always_inline)) int step(const uint64_t *c, struct 
 /*
  * The walk is at OLD->f[J]'s sp and return address, with frame pointer
  * *BP: redo the steps after it from OLD instead of the rule cache, into
- * L->f and PCS from N on (at most TO in all).  A step's rule is the one it
+ * LF and PCS from N on (at most TO in all).  A step's rule is the one it
  * had, as its pc is the same; its CFA is the same when its sp is, or when
  * the bp it starts from is (for CFA = bp + off); then re-reading the return
  * address slot (and the saved bp's) is the whole step, and the frame is
