@@ -158,6 +158,32 @@ expect_match "signal: heaptop's line on stderr" "$(grep '^heaptop: ' "$HT_TMP/si
 	"^heaptop: no live-at-exit snapshot: the program was killed by signal $usr1 \\([^)]+\\)(; the last table above is the latest)?\$"
 expect_eq "signal: no final table" "$(grep -c '^# live at exit' "$HT_TMP/signal.txt" || true)" 0
 
+echo "== heaptop -b stopped by SIGINT or SIGTERM: it ends its program and says why there is no final table"
+for sig in INT TERM; do
+	out=$HT_TMP/stopped-$sig.txt
+	"$HT_HEAPTOP" -b -d 1 -- "$HT_WORKLOADS/wl_basic" churn 60 >"$out" 2>"$out.err" &
+	hb=$!
+	HT_JOBS+=("$hb")
+	for _ in $(seq 200); do # up to 20 s for the first table
+		grep -q '^# ' "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	expect_true "SIG$sig: a table before the signal" grep -q '^# ' "$out"
+	churner=$(pgrep -P "$hb" || true)
+	kill -"$sig" "$hb"
+	for _ in $(seq 200); do # up to 20 s to end
+		kill -0 "$hb" 2>/dev/null || break
+		sleep 0.1
+	done
+	expect_true "SIG$sig: heaptop ended" sh -c "! kill -0 $hb 2>/dev/null"
+	[ -z "$churner" ] || expect_true "SIG$sig: its program ended too" sh -c "! kill -0 $churner 2>/dev/null"
+	kill -KILL "$hb" $churner 2>/dev/null || true # when either did not
+	wait "$hb" 2>/dev/null || true
+	term=$(kill -l TERM)
+	expect_match "SIG$sig: heaptop's line on stderr" "$(grep '^heaptop: ' "$out.err")" \
+		"^heaptop: no live-at-exit snapshot: the program was killed by signal $term \\([^)]+\\); the last table above is the latest\$"
+done
+
 echo "== files that cannot be written: exit 1 (the program's own status wins)"
 ht_run "$HT_TMP/nosave.txt" -b -o "$HT_TMP/no/such/dir/x.htsnap" -- "$WL_BATCH" run
 expect_eq "-o in a missing directory: exit status" "$HT_RC" 1

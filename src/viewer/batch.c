@@ -1,6 +1,8 @@
 /* The batch front end: the model's tables printed in a chosen format. */
 #include "config.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +78,30 @@ static int save(const struct settings *s, struct heap *h)
 	return -1;
 }
 
-/* Sleep up to SECONDS, waking early when asked to stop or the program ends. */
-static void wait_interval(double seconds, struct session *ss, volatile sig_atomic_t *stop)
+static void on_child(int sig)
+{
+	(void)sig; /* only to end ppoll: waitpid reaps */
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Sleep up to SECONDS, waking as soon as asked to stop or the program
+ * ends: SIGCHLD, SIGINT and SIGTERM are blocked but in ppoll, so none
+ * comes between a check and the sleep. */
+static void wait_interval(double seconds, struct session *ss, volatile sig_atomic_t *stop,
+			  const sigset_t *waitmask)
 {
 	int status;
-	for (double t = 0; t < seconds && !*stop && !session_ended(ss, &status); t += 0.02)
-		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	double end = now_s() + seconds;
+	for (double left; !*stop && !session_ended(ss, &status) && (left = end - now_s()) > 0;) {
+		struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+		ppoll(NULL, 0, &ts, waitmask);
+	}
 }
 
 int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_t *stop)
@@ -92,10 +112,19 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 	char *cause = NULL;
 	long shown = 0;
 	int status, lost = 0;
+	struct sigaction sa = { .sa_handler = on_child }, old_child;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, &old_child);
+	sigset_t block, waitmask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
 	/* A program just launched holds nothing yet: its first table comes
 	 * after one interval, as top's second screen would. */
 	if (session_launched(ss))
-		wait_interval(s->delay, ss, stop);
+		wait_interval(s->delay, ss, stop, &waitmask);
 	while (!*stop && (!s->iterations || shown < s->iterations)) {
 		if (session_fetch(ss, &cause) < 0) {
 			lost = 1;
@@ -113,8 +142,10 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 			break;
 		if (session_ended(ss, &status))
 			break;
-		wait_interval(s->delay, ss, stop);
+		wait_interval(s->delay, ss, stop, &waitmask);
 	}
+	sigprocmask(SIG_SETMASK, &waitmask, NULL);
+	sigaction(SIGCHLD, &old_child, NULL);
 	int code = 0;
 	if (session_launched(ss)) {
 		/* Done early (-n, a signal): end the program; else it ended. */
