@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/xalloc.h"
 #include "viewer/batch.h"
 #include "viewer/format.h"
@@ -83,13 +84,6 @@ static void on_child(int sig)
 	(void)sig; /* only to end ppoll: waitpid reaps */
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Sleep up to SECONDS, waking as soon as asked to stop or the program
  * ends: SIGCHLD, SIGINT and SIGTERM are blocked but in ppoll, so none
  * comes between a check and the sleep. */
@@ -97,9 +91,10 @@ static void wait_interval(double seconds, struct session *ss, volatile sig_atomi
 			  const sigset_t *waitmask)
 {
 	int status;
-	double end = now_s() + seconds;
-	for (double left; !*stop && !session_ended(ss, &status) && (left = end - now_s()) > 0;) {
-		struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+	uint64_t end = clock_ms() + (uint64_t)(seconds * 1000), now;
+	while (!*stop && !session_ended(ss, &status) && (now = clock_ms()) < end) {
+		uint64_t left = end - now;
+		struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000 };
 		ppoll(NULL, 0, &ts, waitmask);
 	}
 }

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/client.h"
@@ -99,13 +99,6 @@ void client_close(struct client *c)
 	free(c);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until FD is ready for EVENTS or DEADLINE (ms, -1: none) passes.
  * Returns 1 when ready, 0 on timeout, -1 with errno on error. */
 static int wait_fd(int fd, short events, int64_t deadline)
@@ -113,7 +106,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	for (;;) {
 		int ms = -1;
 		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - (int64_t)clock_ms();
 			ms = left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
 		}
 		struct pollfd pfd = { .fd = fd, .events = events };
@@ -122,7 +115,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 			continue;
 		if (r != 0)
 			return r < 0 ? -1 : 1;
-		if (deadline >= 0 && now_ms() >= deadline)
+		if (deadline >= 0 && (int64_t)clock_ms() >= deadline)
 			return 0;
 	}
 }
@@ -247,7 +240,7 @@ int client_fetch(struct client *c, struct snapshot *s, uint32_t flags, int timeo
 				   c->path);
 		return -1;
 	}
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)clock_ms() + timeout_ms;
 	/* A snapshot left half-applied by another connection cannot go on here. */
 	snapshot_abort(s);
 	int r = send_request(c, s, flags, deadline, cause);

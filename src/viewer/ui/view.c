@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/live.h"
@@ -61,13 +62,6 @@ static void view_on_child(int sig)
 static void view_on_hangup(int sig)
 {
 	hung_up = 1;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* --- screens: a table of how each draws and takes keys ------------------------- */
@@ -294,7 +288,7 @@ static unsigned view_fetch(struct view *v, uint32_t req)
 		f = view_fetch_failed(v, cause);
 	}
 	free(cause);
-	v->next_fetch = now_ms() + (uint64_t)(st.interval * 1000);
+	v->next_fetch = clock_ms() + (uint64_t)(st.interval * 1000);
 	return f;
 }
 
@@ -353,12 +347,12 @@ static int view_timeout(const struct view *v, uint64_t now)
  * is missed); returns the keys' flags. */
 static unsigned view_wait(struct view *v, const sigset_t *waitmask)
 {
-	int ms = view_timeout(v, now_ms());
+	int ms = view_timeout(v, clock_ms());
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 	int r = ppoll(&pfd, 1, &ts, waitmask);
 	unsigned f = 0;
-	live_set_time(v->lv, now_ms());
+	live_set_time(v->lv, clock_ms());
 	if (r > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))) {
 		hung_up = 1; /* the terminal went away; a SIGHUP may follow */
 		return LIVE_QUIT;
@@ -370,10 +364,10 @@ static unsigned view_wait(struct view *v, const sigset_t *waitmask)
 
 static void view_loop(struct view *v, const sigset_t *waitmask)
 {
-	live_set_time(v->lv, now_ms());
+	live_set_time(v->lv, clock_ms());
 	unsigned f = view_fetch(v, 0) | LIVE_REDRAW;
 	while (!*v->stop && !hung_up && !(f & LIVE_QUIT)) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms();
 		live_set_time(v->lv, now);
 		if (crt_resized())
 			f |= LIVE_REDRAW;
