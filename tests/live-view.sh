@@ -361,6 +361,17 @@ back_at_prompt "-p"
 expect_screen "-p: exit status 0" '^rc=0$'
 expect_true "-p: the program goes on" kill -0 "$WPID"
 
+# A program that runs exec gets a new agent at the same socket: the view
+# follows it, and the lost connection is said to be over.
+run_in_pane -d 0.3 -- sh -c "sleep 1; exec '$WL' 30"
+expect_screen "exec: the shell's table first" 'heaptop sh -c '
+expect_screen "exec: the reconnection said" 'reconnected to the agent'
+expect_screen "exec: the new program's rows" 'wl_live\.c:[0-9]+ +grow_site'
+expect_screen "exec: the new program in the header" "heaptop wl_live 30 "
+expect_gone "exec: no AGENT LOST badge" 'AGENT LOST'
+keys q
+back_at_prompt "exec"
+
 # The watched process goes away: shown, not fatal.
 run_in_pane -d 0.5 -p "$WPID"
 expect_screen "lost: table" 'grow_site'

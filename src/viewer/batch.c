@@ -99,6 +99,32 @@ static void wait_interval(double seconds, struct session *ss, volatile sig_atomi
 	}
 }
 
+/* How long a process has to answer again after a connection ends: enough
+ * for a program image exec'd by a wrapper (a shell, env, a version
+ * manager's shim) to start its agent. */
+#define RECONNECT_MS 2000
+
+/* The agent stopped answering: reach it again if the process is still
+ * there, as after an exec.  0 when reconnected. */
+static int reconnect(struct session *ss, volatile sig_atomic_t *stop, const sigset_t *waitmask,
+		     char **cause)
+{
+	int status;
+	uint64_t end = clock_ms() + RECONNECT_MS;
+	for (;;) {
+		char *why = NULL;
+		if (session_reconnect(ss, &why) == 0) {
+			free(why);
+			return 0;
+		}
+		free(why); /* the first cause says more than "refused" */
+		if (*stop || session_ended(ss, &status) || clock_ms() >= end)
+			return -1;
+		struct timespec ts = { 0, 10 * 1000000 };
+		ppoll(NULL, 0, &ts, waitmask);
+	}
+}
+
 int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_t *stop)
 {
 	struct printer p;
@@ -122,6 +148,14 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 		wait_interval(s->delay, ss, stop, &waitmask);
 	while (!*stop && (!s->iterations || shown < s->iterations)) {
 		if (session_fetch(ss, &cause) < 0) {
+			if (!session_ended(ss, &status) && reconnect(ss, stop, &waitmask, &cause) == 0) {
+				/* A new program image: its first table after an
+				 * interval, as for a program just launched. */
+				free(cause);
+				cause = NULL;
+				wait_interval(s->delay, ss, stop, &waitmask);
+				continue;
+			}
 			lost = 1;
 			break;
 		}
@@ -143,8 +177,16 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 	sigaction(SIGCHLD, &old_child, NULL);
 	int code = 0;
 	if (session_launched(ss)) {
-		/* Done early (-n, a signal): end the program; else it ended. */
-		code = session_finish(ss, !lost && !session_ended(ss, &status));
+		int ended = session_ended(ss, &status);
+		/* Out of reach while the program runs on: say so now, not when
+		 * it ends; with -n there are no more tables to wait for. */
+		if (lost && !ended)
+			fprintf(stderr, "heaptop: lost the agent: %s; %s\n", cause,
+				s->iterations ? "ending the program (-n)"
+					      : "waiting for the program to end");
+		/* Done early (-n, a signal, the agent lost under -n): end the
+		 * program; else it ended. */
+		code = session_finish(ss, !ended && (!lost || s->iterations));
 		free(cause);
 		cause = NULL;
 		struct heap *fin = session_final(ss, &cause);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -63,6 +64,31 @@ char *client_default_socket_path(pid_t pid)
 	if (env != NULL && env[0] == '/')
 		return xasprintf("%s/heaptop/%ld.sock", env, (long)pid);
 	return xasprintf("/tmp/heaptop-%lu/%ld.sock", (unsigned long)geteuid(), (long)pid);
+}
+
+int client_prepare_socket_dir(char **cause)
+{
+	const char *env = getenv("HEAPTOP_SOCKET");
+	if (env != NULL && *env != '\0')
+		return 0; /* the user's choice, checked by the agent */
+	/* The rules of client_default_socket_path and the agent's secure_dir. */
+	env = getenv("XDG_RUNTIME_DIR");
+	char *dir = env != NULL && env[0] == '/'
+			    ? xasprintf("%s/heaptop", env)
+			    : xasprintf("/tmp/heaptop-%lu", (unsigned long)geteuid());
+	struct stat st;
+	int ok = 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		*cause = xasprintf("cannot make the socket directory %s: %s", dir, strerror(errno));
+	else if (lstat(dir, &st) < 0)
+		*cause = xasprintf("socket directory %s: %s", dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		*cause = xasprintf("the socket directory %s must be a directory of "
+				   "yours that nobody else can enter", dir);
+	else
+		ok = 1;
+	free(dir);
+	return ok ? 0 : -1;
 }
 
 struct client *client_connect(const char *path, char **cause)

@@ -22,6 +22,12 @@ struct client;
  * as unset. */
 char *client_default_socket_path(pid_t pid);
 
+/* Make the directory the agents of this user put their sockets in (the
+ * default one, not $HEAPTOP_SOCKET's) as the agent would, so that a
+ * program about to be launched finds it: 0, or -1 with *CAUSE set when it
+ * cannot be made or is not this user's alone. */
+int client_prepare_socket_dir(char **cause);
+
 /* Connect to the agent listening at PATH; NULL with *CAUSE set on failure. */
 struct client *client_connect(const char *path, char **cause);
 

@@ -603,7 +603,7 @@ unsigned live_set_exited(struct live *lv, struct heap *h, int status)
 unsigned live_set_lost(struct live *lv, const char *cause)
 {
 	free(lv->lost);
-	lv->lost = xstrdup(cause);
+	lv->lost = cause ? xstrdup(cause) : NULL;
 	return LIVE_REDRAW;
 }
 

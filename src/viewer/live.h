@@ -123,7 +123,8 @@ unsigned live_set_mark(struct live *lv, struct heap *h);
 /* The launched program ended with wait status STATUS; H (owned, may be
  * NULL) is what was live at exit and is shown, paused or not. */
 unsigned live_set_exited(struct live *lv, struct heap *h, int status);
-/* The agent cannot be reached (CAUSE is copied); the rows stay. */
+/* The agent cannot be reached (CAUSE is copied); the rows stay.  NULL:
+ * it answers again. */
 unsigned live_set_lost(struct live *lv, const char *cause);
 /* Show TEXT (copied) for LIVE_MESSAGE_MS. */
 unsigned live_set_message(struct live *lv, const char *text);

@@ -27,19 +27,47 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define FETCH_TIMEOUT_MS 10000
 
+/* What one agent (one program image of the process) was seen through:
+ * its snapshot, the frames symbolized from it, the symbolizer that knows
+ * its modules.  A process that runs exec gets a new agent, whose stack ids
+ * and modules start afresh; the old view is kept for the heaps still
+ * made from it. */
+struct view_of_agent {
+	struct snapshot *snap;
+	struct heap_shared *frames; /* stacks of snap, symbolized once for all heaps */
+	struct symbolizer *sym;
+	uint32_t declared_gen; /* module generation the symbolizer knows */
+};
+
 struct session {
 	struct launch *launch; /* NULL when attached with -p */
 	pid_t pid;
 	char *socket;
 	struct client *client;
-	struct snapshot *snap;
-	struct heap_shared *frames; /* stacks of snap, symbolized once for all heaps */
+	char *unreached;       /* why the agent could not be reached, if so */
+	struct view_of_agent now;
+	struct view_of_agent *old; /* earlier agents' views, for their heaps */
+	size_t nold;
 	struct snapshot *final_snap;
-	struct symbolizer *sym;
-	uint32_t declared_gen; /* module generation the symbolizer knows */
+	struct symbolizer *final_sym; /* when the final snapshot is another image's */
 	int status;
 	int exit_code;
 };
+
+static void view_init(struct view_of_agent *v)
+{
+	v->snap = snapshot_new();
+	v->sym = symbolizer_new();
+	v->frames = heap_shared_new(v->snap, v->sym);
+	v->declared_gen = 0;
+}
+
+static void view_free(struct view_of_agent *v)
+{
+	heap_shared_unref(v->frames);
+	snapshot_free(v->snap);
+	symbolizer_free(v->sym);
+}
 
 /* A file of heaptop's: from ENV, else beside the running binary (the build
  * tree), else where `make install` put it. */
@@ -128,6 +156,11 @@ struct session *session_open(const struct settings *s, char **cause, int *exit_c
 	if (s->mode == MODE_PID) {
 		ss->pid = s->pid;
 	} else {
+		if (client_prepare_socket_dir(cause) < 0) {
+			*exit_code = 1;
+			free(ss);
+			return NULL;
+		}
 		ss->launch = start(s, cause);
 		if (!ss->launch) {
 			*exit_code = 127;
@@ -137,9 +170,7 @@ struct session *session_open(const struct settings *s, char **cause, int *exit_c
 		ss->pid = launch_pid(ss->launch);
 	}
 	ss->socket = client_default_socket_path(ss->pid);
-	ss->snap = snapshot_new();
-	ss->sym = symbolizer_new();
-	ss->frames = heap_shared_new(ss->snap, ss->sym);
+	view_init(&ss->now);
 	if (connect_agent(ss, cause) < 0 && !ss->launch) {
 		char *c = *cause;
 		*cause = xasprintf("%s; is process %d running with the agent? Start one "
@@ -150,18 +181,37 @@ struct session *session_open(const struct settings *s, char **cause, int *exit_c
 		return NULL;
 	}
 	/* A launched program that exited before it could be reached still has
-	 * its live-at-exit snapshot. */
-	free(*cause);
+	 * its live-at-exit snapshot; one that runs on without an agent to
+	 * reach is told by the first fetch. */
+	ss->unreached = *cause;
 	*cause = NULL;
 	return ss;
 }
 
-static void declare_modules(struct session *ss, const struct snapshot *s)
+int session_reconnect(struct session *ss, char **cause)
 {
-	if (snapshot_module_generation(s) == ss->declared_gen)
+	client_close(ss->client);
+	ss->client = client_connect(ss->socket, cause);
+	if (!ss->client)
+		return -1;
+	free(ss->unreached);
+	ss->unreached = NULL;
+	/* Most likely a new agent, after an exec: start from nothing, and
+	 * keep what the heaps made so far point into. */
+	if (snapshot_completed(ss->now.snap)) {
+		ss->old = xrealloc(ss->old, (ss->nold + 1) * sizeof *ss->old);
+		ss->old[ss->nold++] = ss->now;
+		view_init(&ss->now);
+	}
+	return 0;
+}
+
+static void declare_modules(struct view_of_agent *v)
+{
+	if (snapshot_module_generation(v->snap) == v->declared_gen)
 		return;
-	heap_declare_modules(ss->sym, s);
-	ss->declared_gen = snapshot_module_generation(s);
+	heap_declare_modules(v->sym, v->snap);
+	v->declared_gen = snapshot_module_generation(v->snap);
 }
 
 int session_fetch(struct session *ss, char **cause)
@@ -172,23 +222,23 @@ int session_fetch(struct session *ss, char **cause)
 int session_fetch_flags(struct session *ss, uint32_t flags, char **cause)
 {
 	if (!ss->client) {
-		*cause = xstrdup("not connected to the agent");
+		*cause = xstrdup(ss->unreached ? ss->unreached : "not connected to the agent");
 		return -1;
 	}
-	if (client_fetch(ss->client, ss->snap, flags, FETCH_TIMEOUT_MS, cause) < 0) {
+	if (client_fetch(ss->client, ss->now.snap, flags, FETCH_TIMEOUT_MS, cause) < 0) {
 		client_close(ss->client);
 		ss->client = NULL;
 		return -1;
 	}
-	declare_modules(ss, ss->snap);
+	declare_modules(&ss->now);
 	return 0;
 }
 
 struct heap *session_heap(struct session *ss)
 {
-	if (!snapshot_completed(ss->snap))
+	if (!snapshot_completed(ss->now.snap))
 		return NULL;
-	return heap_from_shared(ss->frames);
+	return heap_from_shared(ss->now.frames);
 }
 
 int session_ended(struct session *ss, int *status)
@@ -216,6 +266,21 @@ int session_finish(struct session *ss, int stop)
 	return launch_exit_code(status);
 }
 
+/* Whether snapshot A and the completed snapshot B (if any) come from the
+ * same agent: one process image, one start. */
+static int same_agent(const struct snapshot *a, const struct snapshot *b)
+{
+	if (!snapshot_completed(b))
+		return 1; /* nothing symbolized yet: any agent will do */
+	const struct snapshot_hello *ha = snapshot_hello(a), *hb = snapshot_hello(b);
+	return ha->pid == hb->pid && ha->start_ns == hb->start_ns;
+}
+
+static struct symbolizer *session_final_symbolizer(struct session *ss)
+{
+	return ss->final_sym ? ss->final_sym : ss->now.sym;
+}
+
 struct heap *session_final(struct session *ss, char **cause)
 {
 	if (!ss->launch) {
@@ -226,19 +291,24 @@ struct heap *session_final(struct session *ss, char **cause)
 		ss->final_snap = snapshot_load_file(launch_final_path(ss->launch), cause);
 		if (!ss->final_snap)
 			return NULL;
-		heap_declare_modules(ss->sym, ss->final_snap);
+		/* Written by the agent the live tables came from, or by the one
+		 * of a program image exec'd since, whose modules are its own. */
+		if (!same_agent(ss->final_snap, ss->now.snap))
+			ss->final_sym = symbolizer_new();
+		heap_declare_modules(session_final_symbolizer(ss), ss->final_snap);
 	}
 	/* The live-at-exit file lists every stack again: keep the frames
 	 * symbolized for the live tables (for cppcheck, 112 000 stacks: 0.5 s
 	 * and 90 MB less after the program has ended). */
-	if (snapshot_completed(ss->snap) && heap_shared_extend(ss->frames, ss->final_snap) == 0)
-		return heap_from_shared(ss->frames);
-	return heap_from_snapshot(ss->final_snap, ss->sym);
+	if (!ss->final_sym && snapshot_completed(ss->now.snap) &&
+	    heap_shared_extend(ss->now.frames, ss->final_snap) == 0)
+		return heap_from_shared(ss->now.frames);
+	return heap_from_snapshot(ss->final_snap, session_final_symbolizer(ss));
 }
 
 struct symbolizer *session_symbolizer(struct session *ss)
 {
-	return ss->sym;
+	return ss->now.sym;
 }
 
 void session_close(struct session *ss)
@@ -247,10 +317,13 @@ void session_close(struct session *ss)
 		return;
 	client_close(ss->client);
 	launch_free(ss->launch);
-	heap_shared_unref(ss->frames);
-	snapshot_free(ss->snap);
+	view_free(&ss->now);
+	for (size_t i = 0; i < ss->nold; i++)
+		view_free(&ss->old[i]);
+	free(ss->old);
 	snapshot_free(ss->final_snap);
-	symbolizer_free(ss->sym);
+	symbolizer_free(ss->final_sym);
+	free(ss->unreached);
 	free(ss->socket);
 	free(ss);
 }

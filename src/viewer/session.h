@@ -26,6 +26,12 @@ int session_fetch(struct session *ss, char **cause);
 /* The same, with request flags HT_REQ_* (HT_REQ_MARK sets the agent's mark
  * at this snapshot; HT_REQ_RESET_PEAK resets the peak). */
 int session_fetch_flags(struct session *ss, uint32_t flags, char **cause);
+/* After a failed fetch: try once to reach the process's agent again, as
+ * after the process ran exec (a new program image, a new agent at the same
+ * socket).  0 when connected: the next fetch starts a new snapshot, so the
+ * next heap is the new image's (heaps made before stay valid).  -1 with
+ * *CAUSE set when nobody answers. */
+int session_reconnect(struct session *ss, char **cause);
 /* A heap over the latest snapshot; NULL before the first one. */
 struct heap *session_heap(struct session *ss);
 /* 1 when a launched program has ended (sets *STATUS, a wait status). */

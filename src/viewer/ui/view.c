@@ -320,9 +320,34 @@ static unsigned view_effects(struct view *v, unsigned f)
 	return f & ~(unsigned)(LIVE_MARK | LIVE_RESET_PEAK | LIVE_REFETCH | LIVE_SAVE);
 }
 
+/* The agent stopped answering while the process runs on: try to reach
+ * it again, as after an exec (a new program image starts an agent of its
+ * own at the same socket).  Tried at every refresh, every 100 ms at most. */
+static unsigned view_reconnect(struct view *v, uint64_t now)
+{
+	if (now < v->next_fetch)
+		return 0;
+	char *cause = NULL;
+	int ok = session_reconnect(v->ss, &cause) == 0;
+	free(cause);
+	struct live_status st;
+	live_status(v->lv, &st);
+	uint64_t wait = (uint64_t)(st.interval * 1000);
+	v->next_fetch = now + (wait < 100 ? wait : 100);
+	if (!ok)
+		return 0;
+	v->lost = 0;
+	unsigned f = live_set_lost(v->lv, NULL) |
+		     live_set_message(v->lv, "reconnected to the agent; after an exec, the "
+					     "rows are the new program's");
+	return f | view_fetch(v, 0);
+}
+
 /* Is the next refresh due?  With -n N, the N-th was the last. */
 static unsigned view_timer(struct view *v, uint64_t now)
 {
+	if (v->lost && !v->ended)
+		return view_reconnect(v, now);
 	if (v->ended || v->lost || now < v->next_fetch)
 		return 0;
 	if (v->s->iterations && v->fetches >= v->s->iterations)
@@ -335,7 +360,7 @@ static unsigned view_timer(struct view *v, uint64_t now)
 static int view_timeout(const struct view *v, uint64_t now)
 {
 	long t = MAX_WAIT_MS;
-	if (!v->ended && !v->lost)
+	if (!v->ended)
 		t = v->next_fetch > now ? (long)(v->next_fetch - now) : 0;
 	long lt = live_timeout(v->lv);
 	if (lt >= 0 && lt < t)
