@@ -361,6 +361,13 @@ back_at_prompt "-p"
 expect_screen "-p: exit status 0" '^rc=0$'
 expect_true "-p: the program goes on" kill -0 "$WPID"
 
+# The keys are the live view's: a program it launches reads /dev/null, so
+# cat ends at once instead of taking what is typed.
+run_in_pane -- cat
+expect_screen "stdin: cat read /dev/null and ended" 'EXITED status 0'
+keys q
+back_at_prompt "stdin"
+
 # A program that runs exec gets a new agent at the same socket: the view
 # follows it, and the lost connection is said to be over.
 run_in_pane -d 0.3 -- sh -c "sleep 1; exec '$WL' 30"

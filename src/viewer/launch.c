@@ -44,7 +44,7 @@ static char *preload_value(const char *agent)
 }
 
 /* What the child could not do, as it tells the parent on the pipe. */
-enum { FAILED_OUTPUT, FAILED_EXEC };
+enum { FAILED_OUTPUT, FAILED_INPUT, FAILED_EXEC };
 
 /* In the child: report STEP and errno on FD, and exit. */
 static void __attribute__((noreturn)) child_failed(int fd, int step)
@@ -72,6 +72,12 @@ child(char *const argv[], const struct launch_options *o, const char *final, int
 		close(out);
 	} else if (o->stdout_to_stderr && dup2(2, 1) < 0) {
 		child_failed(fd, FAILED_OUTPUT);
+	}
+	if (o->stdin_null) {
+		int in = open("/dev/null", O_RDONLY);
+		if (in < 0 || dup2(in, 0) < 0)
+			child_failed(fd, FAILED_INPUT);
+		close(in);
 	}
 	signal(SIGPIPE, SIG_DFL);
 	execvp(argv[0], argv);
@@ -120,6 +126,9 @@ struct launch *launch_start(char *const argv[], const struct launch_options *o,
 		waitpid(l->pid, NULL, 0);
 		if (msg[0] == FAILED_EXEC)
 			*cause = xasprintf("cannot run %s: %s", argv[0], strerror(msg[1]));
+		else if (msg[0] == FAILED_INPUT)
+			*cause = xasprintf("cannot give %s /dev/null as its input: %s", argv[0],
+					   strerror(msg[1]));
 		else if (o->output)
 			*cause = xasprintf("cannot open %s: %s", o->output, strerror(msg[1]));
 		else

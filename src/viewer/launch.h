@@ -16,6 +16,8 @@ struct launch_options {
 				    NULL: inherit */
 	int stdout_to_stderr;    /* without output: keep the program's stdout
 				    off ours (batch tables go there) */
+	int stdin_null;          /* the program reads /dev/null, not our
+				    standard input (the live view's keys) */
 	const char *const *env;  /* extra NAME=VALUE settings, NULL-terminated */
 };
 

@@ -140,6 +140,9 @@ static struct launch *start(const struct settings *s, char **cause)
 		.agent = agent,
 		.output = s->output,
 		.stdout_to_stderr = s->batch && !s->output,
+		/* The live view reads the keys from the terminal: the program
+		 * must not take them. */
+		.stdin_null = !s->batch,
 		.env = (const char *const *)agent_env(s, env),
 	};
 	struct launch *l = launch_start(argv, &lo, cause);
