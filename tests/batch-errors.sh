@@ -184,6 +184,33 @@ for sig in INT TERM; do
 		"^heaptop: no live-at-exit snapshot: the program was killed by signal $term \\([^)]+\\); the last table above is the latest\$"
 done
 
+echo "== standard output that goes away: heaptop stops and ends its program"
+# wl_batch sleep 60 would hold heaptop for a minute if it went on.
+start=$(date +%s)
+rc=0
+timeout -k 5 "$HT_TIMEOUT" "$HT_HEAPTOP" -b -d 0.2 -- "$WL_BATCH" sleep 60 2>"$HT_TMP/pipe.err" |
+	head -n 1 >"$HT_TMP/pipe.txt" || true
+rc=${PIPESTATUS[0]}
+expect_eq "a reader that went away (| head -1): exit status" "$rc" 0
+expect_le "a reader that went away: seconds (the program sleeps 60)" "$(($(date +%s) - start))" 20
+expect_match "a reader that went away: it got the first line" "$(cat "$HT_TMP/pipe.txt")" "^# pid [0-9]+ "
+expect_eq "a reader that went away: nothing said" "$(grep -c '^heaptop: ' "$HT_TMP/pipe.err" || true)" 0
+if [ -w /dev/full ]; then
+	start=$(date +%s)
+	rc=0
+	timeout -k 5 "$HT_TIMEOUT" "$HT_HEAPTOP" -b -d 0.2 -- "$WL_BATCH" sleep 60 >/dev/full \
+		2>"$HT_TMP/full.err" || rc=$?
+	expect_eq "a full disk (/dev/full): exit status" "$rc" 1
+	expect_le "a full disk: seconds (the program sleeps 60)" "$(($(date +%s) - start))" 20
+	expect_match "a full disk: message" "$(grep '^heaptop: ' "$HT_TMP/full.err")" \
+		"^heaptop: cannot write the tables: No space left on device\$"
+fi
+rc=0
+timeout -k 5 "$HT_TIMEOUT" "$HT_HEAPTOP" -b -- "$WL_BATCH" run >&- 2>"$HT_TMP/closed.err" || rc=$?
+expect_eq "standard output closed: exit status" "$rc" 1
+expect_eq "standard output closed: message" "$(cat "$HT_TMP/closed.err")" \
+	"heaptop: standard output is closed: nowhere to write the tables"
+
 echo "== files that cannot be written: exit 1 (the program's own status wins)"
 ht_run "$HT_TMP/nosave.txt" -b -o "$HT_TMP/no/such/dir/x.htsnap" -- "$WL_BATCH" run
 expect_eq "-o in a missing directory: exit status" "$HT_RC" 1

@@ -1,6 +1,7 @@
 /* The batch front end: the model's tables printed in a chosen format. */
 #include "config.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,7 +52,9 @@ static void printer_free(struct printer *p)
 	strv_clear(&p->skip);
 }
 
-static void print_heap(struct printer *p, struct heap *h, struct heap *base)
+/* Print a table of H (against BASE); 0, or -1 with errno set when
+ * standard output cannot be written (a closed pipe: EPIPE). */
+static int print_heap(struct printer *p, struct heap *h, struct heap *base)
 {
 	model_compute(p->model, &p->opts, h, base);
 	struct format_table t = {
@@ -64,7 +67,22 @@ static void print_heap(struct printer *p, struct heap *h, struct heap *base)
 		.lc = p->lc,
 	};
 	format_print(p->s->format, stdout, &t);
-	fflush(stdout);
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	if (errno == 0)
+		errno = EIO;
+	return -1;
+}
+
+/* Standard output failed with ERR: nobody reads the tables any more.  A
+ * reader that went away (heaptop -b | head) is a normal end, as for any
+ * filter; anything else is said.  Returns the exit code it adds. */
+static int output_failed(int err)
+{
+	if (err == EPIPE)
+		return 0;
+	fprintf(stderr, "heaptop: cannot write the tables: %s\n", strerror(err));
+	return 1;
 }
 
 static int save(const struct settings *s, struct heap *h)
@@ -132,7 +150,7 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 	struct heap *base = NULL, *last = NULL;
 	char *cause = NULL;
 	long shown = 0;
-	int status, lost = 0;
+	int status, lost = 0, out_err = 0;
 	struct sigaction sa = { .sa_handler = on_child }, old_child;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, &old_child);
@@ -160,14 +178,15 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 			break;
 		}
 		struct heap *h = session_heap(ss);
-		print_heap(&p, h, s->diff ? base : NULL);
+		if (print_heap(&p, h, s->diff ? base : NULL) < 0)
+			out_err = errno;
 		shown++;
 		if (s->diff && !base)
 			base = h;
 		else if (last != base)
 			heap_free(last);
 		last = h;
-		if (s->iterations && shown >= s->iterations)
+		if (out_err || (s->iterations && shown >= s->iterations))
 			break;
 		if (session_ended(ss, &status))
 			break;
@@ -186,16 +205,17 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 					      : "waiting for the program to end");
 		/* Done early (-n, a signal, the agent lost under -n): end the
 		 * program; else it ended. */
-		code = session_finish(ss, !ended && (!lost || s->iterations));
+		code = session_finish(ss, !ended && (!lost || s->iterations || out_err));
 		free(cause);
 		cause = NULL;
-		struct heap *fin = session_final(ss, &cause);
+		struct heap *fin = out_err ? NULL : session_final(ss, &cause);
 		if (fin) {
-			print_heap(&p, fin, s->diff ? base : NULL);
+			if (print_heap(&p, fin, s->diff ? base : NULL) < 0)
+				out_err = errno;
 			if (last != base)
 				heap_free(last);
 			last = fin;
-		} else if (!s->iterations || shown < s->iterations) {
+		} else if (!out_err && (!s->iterations || shown < s->iterations)) {
 			/* A program killed by a signal writes nothing: say so rather
 			 * than which file is missing. */
 			if (session_ended(ss, &status) && WIFSIGNALED(status))
@@ -211,6 +231,8 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 		fprintf(stderr, "heaptop: lost the agent: %s\n", cause);
 		code = shown ? 0 : 1;
 	}
+	if (out_err && output_failed(out_err) && code == 0)
+		code = 1;
 	if (save(s, last) < 0 && code == 0)
 		code = 1;
 	if (last != base)

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +75,28 @@ static int run(struct settings *s)
 	return code;
 }
 
+/* Give standard descriptors that were closed /dev/null, so that nothing
+ * heaptop opens (a socket, a snapshot file) becomes one by accident and
+ * receives the tables.  Returns a mask of those that were closed. */
+static unsigned open_std_fds(void)
+{
+	unsigned closed = 0;
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		closed |= 1u << fd;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n >= 0 && n != fd) {
+			dup2(n, fd);
+			close(n);
+		}
+	}
+	return closed;
+}
+
 int main(int argc, char **argv)
 {
+	unsigned closed = open_std_fds();
 	struct settings s;
 	char *cause = NULL;
 	int r = settings_load(&s, argc, argv, &cause);
@@ -84,6 +106,13 @@ int main(int argc, char **argv)
 		free(cause);
 		settings_free(&s);
 		return r < 0 ? 2 : 0;
+	}
+	/* Tables (and report, list) go to standard output: refuse to run a
+	 * program only to throw them away. */
+	if ((closed & 2u) && (s.batch || s.mode == MODE_LIST || s.mode == MODE_REPORT)) {
+		fprintf(stderr, "heaptop: standard output is closed: nowhere to write the tables\n");
+		settings_free(&s);
+		return 1;
 	}
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
