@@ -120,6 +120,23 @@ XDG_CONFIG_HOME=$HT_TMP/xdg ht_run "$HT_TMP/err$n.txt" -b -- "$WL_BATCH" run
 expect_error "config: the default file, named" "$HT_TMP/err$n.txt" 2 \
 	"$HT_TMP/xdg/heaptop/heaptoprc:2: sort: expected size, count, average, allocated or delta, got 'sideways'\$"
 
+err "config: a directory" 2 "$HT_TMP: Is a directory\$" -b --config "$HT_TMP" -- "$WL_BATCH" run
+# --help and --version answer whatever the configuration says.
+printf '[view]\nlimt = 3\n' >"$HT_TMP/xdg/heaptop/heaptoprc"
+for opt in --help -V; do
+	n=$((n + 1))
+	XDG_CONFIG_HOME=$HT_TMP/xdg ht_run "$HT_TMP/err$n.txt" "$opt"
+	expect_eq "$opt despite a bad configuration: exit status" "$HT_RC" 0
+	expect_eq "$opt despite a bad configuration: stderr" "$(wc -c <"$HT_TMP/err$n.txt.err")" 0
+	expect_match "$opt despite a bad configuration: stdout" "$(head -n 1 "$HT_TMP/err$n.txt")" \
+		"^(usage: heaptop |heaptop [0-9])"
+done
+n=$((n + 1))
+XDG_CONFIG_HOME=$HT_TMP/xdg ht_run "$HT_TMP/err$n.txt" -b -- "$WL_BATCH" run
+expect_error "config: a typo in the default file" "$HT_TMP/err$n.txt" 2 \
+	"$HT_TMP/xdg/heaptop/heaptoprc:2: unknown key 'limt' in \\[view\\]\$"
+err "an unknown option before --help" 2 "unknown option: '-z' " -b -z --help
+
 echo "== programs that cannot be started: exit 127"
 err "missing program" 127 "cannot run /nonexistent/prog: No such file or directory\$" -b -- /nonexistent/prog
 err "program not in PATH" 127 "cannot run no-such-program-heaptop: No such file or directory\$" \

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -337,8 +338,19 @@ int settings_read_config(struct settings *s, const char *file, char **cause)
 		*cause = xasprintf("%s: %s", file, strerror(errno));
 		return -1;
 	}
+	struct stat sb;
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		*cause = xasprintf("%s: %s", file, strerror(EISDIR));
+		return -1;
+	}
 	int line = ini_parse_file(f, config_entry, &st);
+	int read_error = ferror(f) ? errno : 0;
 	fclose(f);
+	if (line == 0 && read_error) {
+		*cause = xasprintf("%s: %s", file, strerror(read_error));
+		return -1;
+	}
 	if (line == 0) {
 		free(s->config_path);
 		s->config_path = xstrdup(file);
@@ -588,20 +600,25 @@ int settings_load(struct settings *s, int argc, char **argv, char **cause)
 		argv++;
 		argc--;
 	}
-	if (load_config(s, find_config_option(argc, argv), cause) < 0)
-		return -1;
 	enum settings_mode mode = s->mode;
 	int ch;
-	opterr = 0;
-	optind = 1;
 	/* report takes its file anywhere; a program's own options must not be
 	 * read as ours, so elsewhere options stop at the first non-option. */
 	const char *opts = mode == MODE_REPORT ? ":" SHORT_OPTIONS : "+:" SHORT_OPTIONS;
-	while ((ch = getopt_long(argc, argv, opts, long_options, NULL)) != -1) {
+	/* --help and --version answer whatever the configuration file says. */
+	opterr = 0;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, opts, long_options, NULL)) != -1 && ch != '?' &&
+	       ch != ':') {
 		if (ch == 'h')
 			return usage(), 1;
 		if (ch == 'V')
 			return puts(PACKAGE_STRING), 1;
+	}
+	if (load_config(s, find_config_option(argc, argv), cause) < 0)
+		return -1;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, opts, long_options, NULL)) != -1) {
 		if (ch == '?' || ch == ':')
 			return option_error(ch, argv, cause);
 		if (mode == MODE_REPORT && (ch == 'p' || ch == OPT_DEMO)) {
