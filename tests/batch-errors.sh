@@ -228,15 +228,34 @@ expect_eq "standard output closed: exit status" "$rc" 1
 expect_eq "standard output closed: message" "$(cat "$HT_TMP/closed.err")" \
 	"heaptop: standard output is closed: nowhere to write the tables"
 
-echo "== files that cannot be written: exit 1 (the program's own status wins)"
-ht_run "$HT_TMP/nosave.txt" -b -o "$HT_TMP/no/such/dir/x.htsnap" -- "$WL_BATCH" run
-expect_eq "-o in a missing directory: exit status" "$HT_RC" 1
-expect_match "-o in a missing directory: message" "$(grep '^heaptop: ' "$HT_TMP/nosave.txt.err")" \
-	"^heaptop: cannot save the snapshot: $HT_TMP/no/such/dir/x\\.htsnap[^ ]*: No such file or directory\$"
-expect_eq "-o in a missing directory: the tables are still printed" \
-	"$(grep -c '^# live at exit' "$HT_TMP/nosave.txt")" 1
-ht_run "$HT_TMP/nosave3.txt" -b -o "$HT_TMP/no/such/dir/x.htsnap" -- "$WL_BATCH" run 3
-expect_eq "-o in a missing directory, program exits 3: exit status" "$HT_RC" 3
+echo "== -o that cannot be written: refused before the program runs, exit 1"
+marker=$HT_TMP/saved-ran
+err "-o in a missing directory" 1 \
+	"cannot save the snapshot: $HT_TMP/no/such/dir/x\\.htsnap: No such file or directory\$" \
+	-b -o "$HT_TMP/no/such/dir/x.htsnap" -- sh -c "touch '$marker'"
+expect_true "-o in a missing directory: the program never ran" test ! -e "$marker"
+err "-o naming a directory" 1 "cannot save the snapshot: $HT_TMP: Is a directory\$" \
+	-b -o "$HT_TMP" -- sh -c "touch '$marker'"
+expect_true "-o naming a directory: the program never ran" test ! -e "$marker"
+
+echo "== -o whose directory goes during the run: the tables, then exit 1 (the program's own status wins)"
+for status in 0 3; do
+	out=$HT_TMP/gone-$status.txt
+	mkdir -p "$HT_TMP/gone"
+	"$HT_HEAPTOP" -b -o "$HT_TMP/gone/x.htsnap" -- sh -c "sleep 1; exit $status" >"$out" 2>"$out.err" &
+	hb=$!
+	HT_JOBS+=("$hb")
+	sleep 0.3 # past heaptop's check, well before the program's end
+	rmdir "$HT_TMP/gone"
+	rc=0
+	wait "$hb" || rc=$?
+	sed 's/^/  ! /' "$out.err"
+	expect_eq "directory gone, program exits $status: exit status" "$rc" $((status ? status : 1))
+	expect_match "directory gone, program exits $status: message" "$(grep '^heaptop: ' "$out.err")" \
+		"^heaptop: cannot save the snapshot: $HT_TMP/gone/x\\.htsnap: No such file or directory\$"
+	expect_eq "directory gone, program exits $status: the final table is printed" \
+		"$(grep -c '^# live at exit' "$out")" 1
+done
 ht_run "$HT_TMP/good.txt" -b -o "$HT_TMP/good.htsnap" -- "$WL_BATCH" run
 expect_eq "a good snapshot saved" "$HT_RC" 0
 ht_run "$HT_TMP/report-nosave.txt" report -o "$HT_TMP/no/such/dir/y.htsnap" "$HT_TMP/good.htsnap"

@@ -18,6 +18,7 @@
 #include "viewer/live.h"
 #include "viewer/session.h"
 #include "viewer/settings.h"
+#include "viewer/snapfile.h"
 #include "viewer/ui/view.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -57,6 +58,11 @@ static int run(struct settings *s)
 		fprintf(stderr, "heaptop: %s\n", cause);
 		free(cause);
 		return 2;
+	}
+	if (s->save && snapfile_check_writable(s->save, &cause) < 0) {
+		fprintf(stderr, "heaptop: cannot save the snapshot: %s\n", cause);
+		free(cause);
+		return 1;
 	}
 	char *log = default_log(s);
 	struct session *ss = session_open(s, &cause, &code);

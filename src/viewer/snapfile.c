@@ -345,7 +345,7 @@ static int snapfile_write_atomic(const char *path, const uint8_t *buf, size_t le
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		*cause = xasprintf("%s: %s", tmp, strerror(errno));
+		*cause = xasprintf("%s: %s", path, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -360,13 +360,36 @@ static int snapfile_write_atomic(const char *path, const uint8_t *buf, size_t le
 		e = errno;
 	}
 	if (r < 0) {
-		*cause = xasprintf("%s: %s", tmp, strerror(e));
+		*cause = xasprintf("%s: %s", path, strerror(e));
 		unlink(tmp);
 	} else {
 		snapfile_sync_dir(path);
 	}
 	free(tmp);
 	return r;
+}
+
+int snapfile_check_writable(const char *path, char **cause)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("%s: %s", path, strerror(EISDIR));
+		return -1;
+	}
+	/* The file written is PATH.tmp, renamed: try making that. */
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int e = errno;
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	if (fd < 0 && e != EEXIST) {
+		*cause = xasprintf("%s: %s", path, strerror(e));
+		return -1;
+	}
+	return 0;
 }
 
 int snapfile_save(const char *path, struct heap *h, char **cause)

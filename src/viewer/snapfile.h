@@ -22,6 +22,10 @@ struct symbolizer;
  * to PATH, atomically: PATH is replaced only by a complete, synced file.
  * Returns 0, or -1 with *CAUSE set. */
 int snapfile_save(const char *path, struct heap *h, char **cause);
+/* Whether snapfile_save could write PATH (its directory exists and takes
+ * files): 0, or -1 with *CAUSE set.  Run before a program, so that its run
+ * is not lost to a typo. */
+int snapfile_check_writable(const char *path, char **cause);
 
 /* Load the snapshot file PATH into a new heap (heap_new, heap_add_stack);
  * NULL with *CAUSE set. */
