@@ -361,6 +361,15 @@ back_at_prompt "-p"
 expect_screen "-p: exit status 0" '^rc=0$'
 expect_true "-p: the program goes on" kill -0 "$WPID"
 
+# A terminal the live view cannot draw on is refused before the program
+# starts, with the exit status of no terminal at all.
+marker=$HT_TMP/dumb-ran
+keys -l "clear; TERM=dumb $HT_HEAPTOP -- sh -c 'touch $marker'; echo \"rc=\$?\""
+keys Enter
+expect_screen "TERM=dumb: refused" "^heaptop: the terminal 'dumb' cannot move the cursor; use -b"
+expect_screen "TERM=dumb: exit status 2" '^rc=2$'
+expect_true "TERM=dumb: the program never ran" test ! -e "$marker"
+
 # The keys are the live view's: a program it launches reads /dev/null, so
 # cat ends at once instead of taking what is typed.
 run_in_pane -- cat

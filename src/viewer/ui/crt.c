@@ -15,6 +15,10 @@
 #include "common/xalloc.h"
 #include "viewer/ui/crt.h"
 
+/* Last: its capability macros (columns, lines, ...) would rename fields
+ * declared above. */
+#include <term.h>
+
 /* Longest text drawn in one call, in columns. */
 #define CRT_MAX_COLS 1024
 #define CRT_TAB 8
@@ -161,10 +165,31 @@ static void crt_colors(enum settings_color want)
 
 int crt_check(char **cause)
 {
-	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
-		return 0;
-	*cause = xstrdup("the live view needs a terminal; use -b for tables on standard output");
-	return -1;
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		*cause = xstrdup("the live view needs a terminal; use -b for tables on "
+				 "standard output");
+		return -1;
+	}
+	/* Before a program is started for it: a terminal the live view cannot
+	 * draw on (unknown, or one that cannot move the cursor, as TERM=dumb)
+	 * is refused now, not after. */
+	const char *term = getenv("TERM");
+	int err = 0;
+	if (!term || !*term || setupterm(NULL, STDOUT_FILENO, &err) != OK) {
+		*cause = xasprintf("cannot drive the terminal '%s'; use -b for tables on "
+				   "standard output", term && *term ? term : "(TERM not set)");
+		return -1;
+	}
+	const char *cup = tigetstr("cup");
+	int can_move = cup != NULL && cup != (char *)-1;
+	del_curterm(cur_term);
+	cur_term = NULL;
+	if (!can_move) {
+		*cause = xasprintf("the terminal '%s' cannot move the cursor; use -b for tables "
+				   "on standard output", term);
+		return -1;
+	}
+	return 0;
 }
 
 int crt_init(enum settings_color color, char **cause)

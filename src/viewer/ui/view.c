@@ -441,7 +441,7 @@ int view_run(const struct settings *s, struct session *ss, volatile sig_atomic_t
 		free(cause);
 		if (session_launched(ss))
 			session_finish(ss, 1);
-		return 1;
+		return 2; /* as for no terminal at all (heaptop(1)) */
 	}
 	struct view v = {
 		.s = s, .ss = ss, .lv = live_new(s), .stop = stop, .sv = stackview_new(),
