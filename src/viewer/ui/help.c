@@ -11,7 +11,7 @@
 #include "viewer/ui/help.h"
 #include "viewer/ui/keys.h"
 
-#define KEY_COLS 8
+#define KEY_COLS 10 /* "ALLOCATED", "q F10 ^C" */
 #define MAX_LINES 256
 
 struct help {
@@ -116,7 +116,10 @@ static void help_text(const struct help *hp, struct text *t)
 		text_add(t, buf, column_help[i][1], CRT_NORMAL);
 	}
 	text_add(t, "", "", CRT_NORMAL);
-	text_add(t, "", "Program output", CRT_LABEL);
+	text_add(t, "", "Program input and output", CRT_LABEL);
+	if (s->mode != MODE_PID)
+		text_add(t, "", "the program reads /dev/null: the keys are the live view's (heaptop -b "
+			 "leaves its input alone)", CRT_NORMAL);
 	if (s->mode == MODE_PID)
 		snprintf(buf, sizeof buf, "the watched process (pid %d) writes where it always did",
 			 (int)s->pid);
