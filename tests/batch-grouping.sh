@@ -145,11 +145,11 @@ site_strdup:$S main:$(line_of main_site_strdup) = 300/6
 $("$HT_PYTHON" -c '
 import sys
 # Rows of equal size come in the order of their keys: the frame
-# "FILE:LINE" joined by newlines; here all in one file, so by the line
-# numbers as strings.
+# "FILE:LINE" joined by newlines, numbers compared by value; here all in
+# one file, so by the line numbers, frame after frame.
 rows = ["recurse:%s " % sys.argv[1] + "recurse:%s " % sys.argv[2] * k + "main:%s = 256/1" % sys.argv[3]
         for k in range(4)]
-print("\n".join(sorted(rows, key=lambda r: [f.split(":")[1] for f in r.split(" = ")[0].split()])))
+print("\n".join(sorted(rows, key=lambda r: [int(f.split(":")[1]) for f in r.split(" = ")[0].split()])))
 ' "$R" "$RC" "$MR")"
 expect_eq "traceback, json: group_by" "$(pyjson 'd["group_by"]' <<<"$j")" traceback
 expect_eq "traceback, json: a row's own fields are its first frame's" \

@@ -909,10 +909,18 @@ struct key_item {
 	uint32_t row;
 };
 
+/* Keys in the order a person reads them: the numbers in them by value, so
+ * that leak.c:6 comes before leak.c:14 (strverscmp is 0 for equal keys
+ * only, as strcmp). */
+static int key_order(const char *a, const char *b)
+{
+	return strverscmp(a, b);
+}
+
 static int compare_keys(const void *pa, const void *pb)
 {
 	const struct key_item *a = pa, *b = pb;
-	return strcmp(a->key, b->key);
+	return key_order(a->key, b->key);
 }
 
 /* The first place in ranked[LO..HI) whose key is after KEY (keys are
@@ -921,7 +929,7 @@ static size_t ranked_search(const struct model *m, size_t lo, size_t hi, const c
 {
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(m->rows[m->ranked[mid]].key, key) < 0)
+		if (key_order(m->rows[m->ranked[mid]].key, key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;

@@ -576,6 +576,28 @@ START_TEST(test_sort)
 	check_sort(h, SORT_ALLOCATED, 0, "x z y");
 	check_sort(h, SORT_AVERAGE, 0, "y");
 	heap_free(h);
+
+	/* Ties go by key with the numbers in it by value: line 6 before 14
+	 * before 100 (as strings, 100 < 14 < 6), and a reversed sort leaves
+	 * them in that order. */
+	h = heap_empty();
+	add(h, 8, 1, 8, 1, FRAMES(FR("f", "/src/leak.c", 14, APP)), 1);
+	add(h, 8, 1, 8, 1, FRAMES(FR("f", "/src/leak.c", 100, APP)), 1);
+	add(h, 8, 1, 8, 1, FRAMES(FR("f", "/src/leak.c", 6, APP)), 1);
+	struct model *m = model_new();
+	struct model_options o = opts(GROUP_LINE);
+	for (int rev = 0; rev <= 1; rev++) {
+		o.reverse = rev;
+		compute(m, &o, h, NULL);
+		ck_assert_uint_eq(model_row_count(m), 3);
+		const unsigned want[] = { 6, 14, 100 };
+		for (size_t i = 0; i < 3; i++) {
+			const struct model_row *r = model_row(m, i);
+			ck_assert_uint_eq(r->frame->line, want[i]);
+		}
+	}
+	model_free(m);
+	heap_free(h);
 }
 END_TEST
 
