@@ -104,11 +104,21 @@ bad_config "a filter without a name" 2 "unknown section \\[filter \\]" <<'EOF'
 [filter ]
 include = x
 EOF
-bad_config "syntax error" 2 "syntax error\$" <<'EOF'
+bad_config "syntax error" 2 "syntax error \\(a \\[section\\] or a key = value\\)\$" <<'EOF'
 [view]
 just words
 EOF
-bad_config "key before any section" 1 "unknown section \\[\\]" <<'EOF'
+bad_config "a section without its ]" 1 "syntax error " <<'EOF'
+[view
+limit = 3
+EOF
+bad_config "a syntax error before an unknown key" 3 "syntax error " <<'EOF'
+[view]
+limit = 3
+just words
+bogus = 1
+EOF
+bad_config "key before any section" 1 "'limit' before any section \\(\\[view\\], \\[agent\\], \\[source\\] or \\[filter NAME\\]\\)\$" <<'EOF'
 limit = 3
 EOF
 err "config: missing file" 2 "$HT_TMP/missing.ini: No such file or directory\$" \

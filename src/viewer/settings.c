@@ -273,6 +273,9 @@ static const struct config_key {
 
 struct config_state {
 	struct settings *s;
+	FILE *f;
+	int line;       /* lines read so far: the one inih is parsing */
+	int cause_line; /* where cause was found */
 	char *cause;
 };
 
@@ -311,6 +314,12 @@ static int filter_key(struct config_state *st, const char *name, const char *key
 static int config_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct config_state *st = user;
+	st->cause_line = st->line;
+	if (!*section) {
+		st->cause = xasprintf("'%s' before any section ([view], [agent], [source] or "
+				      "[filter NAME])", key);
+		return 0;
+	}
 	if (strncmp(section, FILTER_PREFIX, strlen(FILTER_PREFIX)) == 0 &&
 	    section[strlen(FILTER_PREFIX)] != '\0')
 		return filter_key(st, section + strlen(FILTER_PREFIX), key, value);
@@ -330,9 +339,20 @@ static int config_entry(void *user, const char *section, const char *key, const 
 	return 0;
 }
 
+/* inih's reader: fgets, counting lines, so that an error of ours is told
+ * apart from inih's syntax errors (it returns the first line of either). */
+static char *config_line(char *str, int num, void *stream)
+{
+	struct config_state *st = stream;
+	char *r = fgets(str, num, st->f);
+	if (r)
+		st->line++;
+	return r;
+}
+
 int settings_read_config(struct settings *s, const char *file, char **cause)
 {
-	struct config_state st = { s, NULL };
+	struct config_state st = { s, NULL, 0, 0, NULL };
 	FILE *f = fopen(file, "r");
 	if (!f) {
 		*cause = xasprintf("%s: %s", file, strerror(errno));
@@ -344,7 +364,8 @@ int settings_read_config(struct settings *s, const char *file, char **cause)
 		*cause = xasprintf("%s: %s", file, strerror(EISDIR));
 		return -1;
 	}
-	int line = ini_parse_file(f, config_entry, &st);
+	st.f = f;
+	int line = ini_parse_stream(config_line, &st, config_entry, &st);
 	int read_error = ferror(f) ? errno : 0;
 	fclose(f);
 	if (line == 0 && read_error) {
@@ -356,7 +377,12 @@ int settings_read_config(struct settings *s, const char *file, char **cause)
 		s->config_path = xstrdup(file);
 		return 0;
 	}
-	*cause = xasprintf("%s:%d: %s", file, line, st.cause ? st.cause : "syntax error");
+	/* inih's error came first (a section without its ']', a line without
+	 * '=' or ':'): that is the one to fix. */
+	if (st.cause && st.cause_line == line)
+		*cause = xasprintf("%s:%d: %s", file, line, st.cause);
+	else
+		*cause = xasprintf("%s:%d: syntax error (a [section] or a key = value)", file, line);
 	free(st.cause);
 	return -1;
 }
