@@ -55,6 +55,10 @@ err "--base without report" 2 "--base belongs to 'heaptop report'\$" -b --base x
 err "report without a file" 2 "report needs a snapshot file\$" report
 err "report with two files" 2 "report takes one snapshot file\$" report a b
 err "report -p" 2 "report reads a snapshot file; -p and --demo do not apply\$" report -p 1 x
+err "report -n" 2 "report prints one table from a file; -n does not apply " report -n 3 x
+err "report --diff" 2 "report prints one table from a file; --diff does not apply " report x --diff
+err "report --sample" 2 "report prints one table from a file; --sample does not apply " \
+	report --sample=4K x
 err "list with an argument" 2 "list takes no arguments\$" list x
 # The program's own options are its own: heaptop stops at the program.
 ht_run "$HT_TMP/progopts.txt" -b --format stats -- "$WL_BATCH" run --bogus

@@ -610,6 +610,19 @@ static int positional(struct settings *s, int argc, char **argv, char **cause)
 	return 0;
 }
 
+/* Options of a run (its tables over time, the agent's settings, the
+ * program's output) that a report of one snapshot file has no use for. */
+static int report_ignores(int ch)
+{
+	switch (ch) {
+	case 'n': case 'd': case OPT_DIFF: case OPT_DEPTH: case OPT_SAMPLE:
+	case OPT_UNWIND: case OPT_OUTPUT: case OPT_COLOR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int settings_load(struct settings *s, int argc, char **argv, char **cause)
 {
 	settings_defaults(s);
@@ -649,6 +662,16 @@ int settings_load(struct settings *s, int argc, char **argv, char **cause)
 			return option_error(ch, argv, cause);
 		if (mode == MODE_REPORT && (ch == 'p' || ch == OPT_DEMO)) {
 			*cause = xstrdup("report reads a snapshot file; -p and --demo do not apply");
+			return -1;
+		}
+		if (mode == MODE_REPORT && report_ignores(ch)) {
+			char shortname[3] = { '-', (char)ch, '\0' };
+			const char *name = shortname;
+			for (const struct option *o = long_options; ch >= 256 && o->name; o++)
+				if (o->val == ch)
+					name = o->name;
+			*cause = xasprintf("report prints one table from a file; %s%s does not "
+					   "apply (see heaptop --help)", ch >= 256 ? "--" : "", name);
 			return -1;
 		}
 		if (apply_option(s, ch, optarg, cause) < 0) {
