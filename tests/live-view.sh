@@ -361,6 +361,23 @@ back_at_prompt "-p"
 expect_screen "-p: exit status 0" '^rc=0$'
 expect_true "-p: the program goes on" kill -0 "$WPID"
 
+# Ctrl-Z stops the job, heaptop and its program, and gives the shell the
+# terminal; fg brings the live view back.
+run_in_pane -d 0.3 -- "$WL" 60
+expect_screen "Ctrl-Z: table" 'wl_live\.c:[0-9]+ +grow_site'
+wl_pid=$(header_pid)
+keys C-z
+expect_screen "Ctrl-Z: the shell says the job stopped" 'Stopped'
+expect_screen "Ctrl-Z: the prompt is back" '^ht-prompt\$ *$'
+expect_eq "Ctrl-Z: the program is stopped too" "$(ps -o stat= -p "$wl_pid" | cut -c1)" T
+keys -l "fg"
+keys Enter
+expect_screen "fg: the table is back" 'wl_live\.c:[0-9]+ +grow_site'
+expect_true "fg: the program runs again" sh -c "ps -o stat= -p $wl_pid | grep -qv '^T'"
+keys q
+expect_screen "fg: quit, the prompt back" '^ht-prompt\$ *$'
+expect_true "fg: no table left" bash -c "! grep -q LOCATION '$SCREEN'"
+
 # A terminal the live view cannot draw on is refused before the program
 # starts, with the exit status of no terminal at all.
 marker=$HT_TMP/dumb-ran

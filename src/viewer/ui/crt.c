@@ -245,6 +245,22 @@ void crt_restore(void)
 	memset(crt.old_fatal, 0, sizeof crt.old_fatal);
 }
 
+void crt_suspend(void)
+{
+	if (!crt.active)
+		return;
+	curs_set(1);
+	endwin(); /* the terminal as the shell had it */
+	fflush(stdout);
+	/* SIGTSTP to the whole job, as the terminal sends it in a shell: the
+	 * program heaptop started stops too.  Returns once continued. */
+	kill(0, SIGTSTP);
+	reset_prog_mode();
+	curs_set(0);
+	clearok(curscr, TRUE);
+	resized = 1; /* the size may have changed meanwhile */
+}
+
 int crt_resized(void)
 {
 	if (!resized)

@@ -67,6 +67,10 @@ enum crt_glyph {
 int crt_init(enum settings_color color, char **cause);
 /* Give the terminal back as it was; safe to call twice. */
 void crt_restore(void);
+/* Ctrl-Z: give the terminal back, stop the job (heaptop and the program
+ * it started, its process group), and take the terminal again once the
+ * shell continues it. */
+void crt_suspend(void);
 /* 0 when stdin and stdout are a terminal; -1 with *CAUSE set otherwise. */
 int crt_check(char **cause);
 

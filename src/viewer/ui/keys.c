@@ -71,6 +71,8 @@ static const struct binding {
 	{ { 'R' }, "R", live_reset_peak, 0, "reset the peak to what is live now", NULL },
 	{ { KEYS_FN(KEY_F(5)) }, "F5", live_refresh, 0, "refresh now", NULL },
 	{ { KEYS_CTRL('l') }, "Ctrl-L", NULL, KEYS_REPAINT, "repaint the screen", NULL },
+	{ { KEYS_CTRL('z') }, "Ctrl-Z", NULL, KEYS_SUSPEND,
+	  "suspend heaptop and its program, back to the shell (fg resumes)", NULL },
 	{ { '?', 'h', KEYS_FN(KEY_F(1)) }, "? h F1", NULL, KEYS_OPEN_HELP, "this help", "Help" },
 	{ { 'q', KEYS_CTRL('c'), KEYS_FN(KEY_F(10)) }, "q F10 ^C", live_quit, 0,
 	  "quit (a program heaptop started is ended; one watched with -p goes on)", "Quit" },

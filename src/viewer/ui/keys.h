@@ -25,6 +25,7 @@ enum keys_flag {
 	KEYS_OPEN_FILTERS = 1u << 19,
 	KEYS_OPEN_HELP = 1u << 20,
 	KEYS_REPAINT = 1u << 21,      /* repaint the whole terminal */
+	KEYS_SUSPEND = 1u << 22,      /* stop the job, as Ctrl-Z in a shell */
 };
 
 /* One key and what it does, for footers. */

@@ -216,6 +216,10 @@ static unsigned view_key(struct view *v, int key)
 			f |= opens[i].open(v);
 		}
 	}
+	if (f & KEYS_SUSPEND) {
+		crt_suspend();
+		f |= LIVE_REDRAW;
+	}
 	if (f & KEYS_REPAINT) {
 		clearok(curscr, TRUE);
 		f |= LIVE_REDRAW;
