@@ -36,10 +36,25 @@ rows() {
 }
 
 # by_key NAME NAME: the two sites (same file) in the order of their keys
-# ("FILE:LINE" compared as strings: the tie-breaker of the sort).
+# ("FILE:LINE", the line by value: the tie-breaker of the sort).
 by_key() {
 	local l1=${!1} l2=${!2}
-	if [[ "$l1" < "$l2" ]]; then echo "$1 $2"; else echo "$2 $1"; fi
+	if ((l1 < l2)); then echo "$1 $2"; else echo "$2 $1"; fi
+}
+
+# alloc_rows NAME...: the stats rows of those sites when sorted by
+# allocated bytes, which they then show: all as much as they hold, but the
+# churn site's 100 x 2000 B.
+alloc_rows() {
+	local n r
+	for n in "$@"; do
+		r=${row[$n]}
+		if [ "$n" = CH ]; then
+			echo "$r, allocated=195 KiB"
+		else
+			echo "$r, allocated=$(sed 's/.*size=\([^,]*\),.*/\1/' <<<"$r")"
+		fi
+	done
 }
 
 # stats_final ARGS...: run heaptop -b --format stats ARGS on wl_batch run;
@@ -186,8 +201,15 @@ read -r c3 c4 < <(by_key A R)
 expect_text "-s size" "$(stats_final -s size)" "$(rows A C XM UA UC R B S)"
 expect_text "-s count (ties by key)" "$(stats_final -s count)" "$(rows B S "$c1" "$c2" "$c3" "$c4" UC C)"
 expect_text "-s average" "$(stats_final -s average)" "$(rows C A XM UC UA R B S)"
-expect_text "-s allocated (a row with nothing live is listed)" "$(stats_final -s allocated)" \
-	"$(rows CH A C XM UA UC R B S)"
+expect_text "-s allocated (a row with nothing live is listed, allocated shown)" \
+	"$(stats_final -s allocated)" "$(alloc_rows CH A C XM UA UC R B S)"
+expect_text "-s allocated, pretty: the sort key shown" "$(pretty_final -s allocated -l 2 | sed -n '2p;4p')" \
+	"#1: workloads/wl_batch.c:$CH: 0.0 KiB, allocated 195.3 KiB
+#2: workloads/wl_batch.c:$A: 16.0 KiB, allocated 16.0 KiB"
+expect_text "-s count, pretty: the sort key shown" "$(pretty_final -s count -l 1 | sed -n '2p')" \
+	"#1: workloads/wl_batch.c:$B: 1.0 KiB, 10 blocks"
+expect_text "-s average, pretty: the sort key shown" "$(pretty_final -s average -l 1 | sed -n '2p')" \
+	"#1: workloads/wl_batch.c:$C: 7.8 KiB, average 8000 B"
 expect_text "-s delta without a base: by size" "$(stats_final -s delta)" "$(rows A C XM UA UC R B S)"
 expect_text "-r: smallest first" "$(stats_final -r)" "$(rows S B R UC UA XM C A)"
 expect_text "-s count -r (ties still by key)" "$(stats_final -s count -r)" \

@@ -287,11 +287,37 @@ static void pretty_frame(FILE *out, const struct format_table *t, const struct h
 	pretty_source(out, t, f);
 }
 
+/* Sorted by a number the row does not show (pretty shows the size), the
+ * number too, so that the order can be read: ", 12 blocks", ", average
+ * 64 B", ", allocated 97.7 KiB". */
+static void pretty_sort_key(FILE *out, const struct format_table *t, const struct model_row *r)
+{
+	char avg[32];
+	switch (t->opts ? t->opts->sort : SORT_SIZE) {
+	case SORT_COUNT:
+		fprintf(out, ", %" PRId64 " blocks", r->count);
+		break;
+	case SORT_AVERAGE:
+		if (r->count)
+			fprintf(out, ", average %s",
+				format_size(avg, sizeof avg, (double)r->size / (double)r->count, 0));
+		break;
+	case SORT_ALLOCATED:
+		fputs(", allocated ", out);
+		put_kib(out, (int64_t)r->allocated, 0);
+		break;
+	default:
+		break;
+	}
+}
+
 static void pretty_traceback(FILE *out, const struct format_table *t, const struct model_row *r)
 {
 	fprintf(out, "%" PRId64 " memory blocks: ", r->count);
 	put_kib(out, r->size, 0);
 	put_kib_diff(out, t, r->size_diff);
+	if (t->opts && t->opts->sort != SORT_COUNT)
+		pretty_sort_key(out, t, r);
 	fputc('\n', out);
 	if (!r->nframes)
 		fputs("  " NO_STACK "\n", out);
@@ -310,6 +336,7 @@ static void pretty_row(FILE *out, const struct format_table *t, const struct gro
 	fputs(": ", out);
 	put_kib(out, r->size, 0);
 	put_kib_diff(out, t, r->size_diff);
+	pretty_sort_key(out, t, r);
 	fputc('\n', out);
 	if (g->source)
 		pretty_source(out, t, r->frame);
@@ -360,6 +387,11 @@ static void stats_row(FILE *out, const struct format_table *t, const struct grou
 	if (r->count)
 		fprintf(out, ", average=%s",
 			format_size(avg, sizeof avg, (double)r->size / (double)r->count, 0));
+	/* Sorted by it: the one number the order follows that a Statistic
+	 * does not have. */
+	if (t->opts && t->opts->sort == SORT_ALLOCATED)
+		fprintf(out, ", allocated=%s",
+			format_size(avg, sizeof avg, (double)r->allocated, 0));
 	fputc('\n', out);
 }
 
