@@ -337,6 +337,16 @@ static void snapfile_sync_dir(const char *path)
 	free(dir);
 }
 
+/* Why PATH could not be written, ERR having come from its temporary TMP:
+ * the file asked for when the directory is at fault (as it is for both),
+ * else the temporary too, which the user may find in the way. */
+static char *save_cause(const char *path, const char *tmp, int err)
+{
+	if (err == ENOENT || err == ENOTDIR || err == EACCES || err == EROFS)
+		return xasprintf("%s: %s", path, strerror(err));
+	return xasprintf("%s: writing %s: %s", path, tmp, strerror(err));
+}
+
 /* Write BUF to PATH.tmp, sync it, rename it to PATH.  The file is 0600, like
  * the agent's: command lines and paths may be private. */
 static int snapfile_write_atomic(const char *path, const uint8_t *buf, size_t len,
@@ -345,7 +355,7 @@ static int snapfile_write_atomic(const char *path, const uint8_t *buf, size_t le
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+		*cause = save_cause(path, tmp, errno);
 		free(tmp);
 		return -1;
 	}
@@ -360,7 +370,7 @@ static int snapfile_write_atomic(const char *path, const uint8_t *buf, size_t le
 		e = errno;
 	}
 	if (r < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(e));
+		*cause = save_cause(path, tmp, e);
 		unlink(tmp);
 	} else {
 		snapfile_sync_dir(path);
@@ -386,7 +396,9 @@ int snapfile_check_writable(const char *path, char **cause)
 	}
 	free(tmp);
 	if (fd < 0 && e != EEXIST) {
-		*cause = xasprintf("%s: %s", path, strerror(e));
+		char *t = xasprintf("%s.tmp", path);
+		*cause = save_cause(path, t, e);
+		free(t);
 		return -1;
 	}
 	return 0;
