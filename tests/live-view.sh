@@ -378,6 +378,28 @@ keys q
 expect_screen "fg: quit, the prompt back" '^ht-prompt\$ *$'
 expect_true "fg: no table left" bash -c "! grep -q LOCATION '$SCREEN'"
 
+# Started without a shell to return to (here a tmux window's own command,
+# the session's leader), Ctrl-Z says so instead of stopping for good.
+printf -v line '%q ' env HEAPTOP_AGENT="$HEAPTOP_AGENT" XDG_STATE_HOME="$STATE" \
+	HEAPTOP_SOCKET="$HT_TMP/%p.sock" "$HT_HEAPTOP" -d 0.3 -- "$WL" 60
+tm new-window -d -n direct "$line"
+direct_screen() { # REGEX: until the window shows it (15 s)
+	local i
+	for ((i = 0; i < 150; i++)); do
+		tm capture-pane -p -t direct 2>/dev/null | grep -Eq -- "$1" && return 0
+		sleep 0.1
+	done
+	tm capture-pane -p -t direct 2>/dev/null | sed 's/^/  | /'
+	return 1
+}
+expect_true "Ctrl-Z without a job: table" direct_screen 'grow_site'
+tm send-keys -t direct C-z
+expect_true "Ctrl-Z without a job: said, not stopped" direct_screen 'Ctrl-Z: no shell to return to'
+expect_true "Ctrl-Z without a job: still drawing" direct_screen 'grow_site'
+tm send-keys -t direct q
+expect_true "Ctrl-Z without a job: q still quits" sh -c \
+	"for i in \$(seq 100); do tmux -L '$TMUX_SOCKET' list-windows -F '#W' | grep -q '^direct\$' || exit 0; sleep 0.1; done; exit 1"
+
 # A terminal the live view cannot draw on is refused before the program
 # starts, with the exit status of no terminal at all.
 marker=$HT_TMP/dumb-ran

@@ -245,9 +245,18 @@ void crt_restore(void)
 	memset(crt.old_fatal, 0, sizeof crt.old_fatal);
 }
 
+int crt_can_suspend(void)
+{
+	/* A shell with job control makes each job a process group led by its
+	 * first process, and resumes it with fg.  Run by a script without job
+	 * control (another leader), or as a session's first process (a tmux
+	 * pane's command: nobody above to resume it), stopping would hang. */
+	return getpgrp() == getpid() && getsid(0) != getpid();
+}
+
 void crt_suspend(void)
 {
-	if (!crt.active)
+	if (!crt.active || !crt_can_suspend())
 		return;
 	curs_set(1);
 	endwin(); /* the terminal as the shell had it */

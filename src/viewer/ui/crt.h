@@ -71,6 +71,9 @@ void crt_restore(void);
  * it started, its process group), and take the terminal again once the
  * shell continues it. */
 void crt_suspend(void);
+/* Whether a shell can resume heaptop after crt_suspend: it leads its
+ * process group (a job) and is not the session's leader. */
+int crt_can_suspend(void);
 /* 0 when stdin and stdout are a terminal; -1 with *CAUSE set otherwise. */
 int crt_check(char **cause);
 

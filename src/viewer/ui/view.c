@@ -217,7 +217,11 @@ static unsigned view_key(struct view *v, int key)
 		}
 	}
 	if (f & KEYS_SUSPEND) {
-		crt_suspend();
+		if (crt_can_suspend())
+			crt_suspend();
+		else
+			f |= live_set_message(v->lv, "Ctrl-Z: no shell to return to (heaptop was "
+						     "not started as a job); q quits");
 		f |= LIVE_REDRAW;
 	}
 	if (f & KEYS_REPAINT) {
