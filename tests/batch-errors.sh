@@ -122,6 +122,25 @@ limit = 3
 just words
 bogus = 1
 EOF
+bad_config "an unknown key before a good one" 2 "unknown key 'colour' in \\[view\\]\$" <<'EOF'
+[view]
+colour = always
+delay = 2
+EOF
+bad_config "two bad values: the first" 2 "limit: expected a whole number from 1, got 'x'\$" <<'EOF'
+[view]
+limit = x
+delay = y
+EOF
+bad_config "a long comment, then an unknown key" 3 "unknown key 'bogus' in \\[view\\]\$" <<EOF
+; $(printf 'x%.0s' $(seq 450))
+[view]
+bogus = 1
+EOF
+bad_config "a line too long" 2 "line longer than 198 characters\$" <<EOF
+[source]
+dir = /$(printf 'a%.0s' $(seq 300))
+EOF
 bad_config "key before any section" 1 "'limit' before any section \\(\\[view\\], \\[agent\\], \\[source\\] or \\[filter NAME\\]\\)\$" <<'EOF'
 limit = 3
 EOF
@@ -181,6 +200,41 @@ nopid=$(($(cat /proc/sys/kernel/pid_max) + 1))
 err "-p of no process" 1 "no heaptop agent at [^ ]*/$nopid\\.sock: .*is process $nopid running with the agent\\?" \
 	-b -p "$nopid"
 
+echo "== a stopped process whose agent takes no more connections: said at once, exit 1"
+if [ -n "$HT_PYTHON" ]; then
+	wl_start "$WL_BATCH" sleep 60
+	wl_ready
+	kill -STOP "$WL_PID"
+	# Connections it never accepts fill its listen queue (16).
+	"$HT_PYTHON" -c '
+import socket, sys, time
+held = []
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(s)
+print("holding", len(held), flush=True)
+time.sleep(30)
+' "$(sock_of "$WL_PID")" >"$HT_TMP/held.txt" &
+	holder=$!
+	HT_JOBS+=("$holder")
+	for _ in $(seq 100); do
+		grep -q holding "$HT_TMP/held.txt" && break
+		sleep 0.1
+	done
+	start=$(date +%s)
+	HEAPTOP_SOCKET=$HT_TMP/%p.sock ht_run "$HT_TMP/stopped.txt" -b -n 1 -p "$WL_PID"
+	expect_error "a stopped process" "$HT_TMP/stopped.txt" 1 \
+		"the agent at $HT_TMP/$WL_PID\\.sock takes no connections \\(is the process stopped\\?\\)"
+	expect_le "a stopped process: seconds" "$(($(date +%s) - start))" 5
+	kill "$holder" 2>/dev/null || true
+	kill -KILL "$WL_PID" 2>/dev/null || true
+fi
+
 echo "== a program killed by a signal: 128 + the signal, and why there is no final table"
 usr1=$(kill -l USR1)
 ht_run "$HT_TMP/signal.txt" -b -- "$WL_BATCH" signal
@@ -235,6 +289,12 @@ if [ -w /dev/full ]; then
 	expect_le "a full disk: seconds (the program sleeps 60)" "$(($(date +%s) - start))" 20
 	expect_match "a full disk: message" "$(grep '^heaptop: ' "$HT_TMP/full.err")" \
 		"^heaptop: cannot write the tables: No space left on device\$"
+	ht_run "$HT_TMP/for-report.txt" -b -o "$HT_TMP/for-report.htsnap" -- "$WL_BATCH" run
+	rc=0
+	"$HT_HEAPTOP" report "$HT_TMP/for-report.htsnap" >/dev/full 2>"$HT_TMP/report-full.err" || rc=$?
+	expect_eq "report to a full disk: exit status" "$rc" 1
+	expect_eq "report to a full disk: message" "$(cat "$HT_TMP/report-full.err")" \
+		"heaptop: cannot write the tables: No space left on device"
 fi
 rc=0
 timeout -k 5 "$HT_TIMEOUT" "$HT_HEAPTOP" -b -- "$WL_BATCH" run >&- 2>"$HT_TMP/closed.err" || rc=$?

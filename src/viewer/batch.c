@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/xalloc.h"
@@ -69,8 +70,13 @@ static int print_heap(struct printer *p, struct heap *h, struct heap *base)
 	format_print(p->s->format, stdout, &t);
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return 0;
-	if (errno == 0)
-		errno = EIO;
+	/* errno may be a later call's by now (a source file looked for while
+	 * printing): a pipe whose reader is gone says so itself. */
+	int err = errno ? errno : EIO;
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR))
+		err = EPIPE;
+	errno = err;
 	return -1;
 }
 
@@ -131,12 +137,13 @@ static int reconnect(struct session *ss, volatile sig_atomic_t *stop, const sigs
 	uint64_t end = clock_ms() + RECONNECT_MS;
 	for (;;) {
 		char *why = NULL;
-		if (session_reconnect(ss, &why) == 0) {
+		int r = session_reconnect(ss, &why);
+		if (r == 0) {
 			free(why);
 			return 0;
 		}
-		free(why); /* the first cause says more than "refused" */
-		if (*stop || session_ended(ss, &status) || clock_ms() >= end)
+		free(why); /* the fetch's cause says more than "refused" */
+		if (r == -2 || *stop || session_ended(ss, &status) || clock_ms() >= end)
 			return -1;
 		struct timespec ts = { 0, 10 * 1000000 };
 		ppoll(NULL, 0, &ts, waitmask);
@@ -269,9 +276,10 @@ int batch_report(const struct settings *s)
 	    (!s->base_file || load(s->base_file, sym, &base) == 0)) {
 		struct printer p;
 		printer_init(&p, s);
-		print_heap(&p, now.heap, base.heap);
+		code = print_heap(&p, now.heap, base.heap) < 0 ? output_failed(errno) : 0;
 		printer_free(&p);
-		code = save(s, now.heap) < 0;
+		if (save(s, now.heap) < 0)
+			code = 1;
 	}
 	heap_free(now.heap);
 	heap_free(base.heap);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct client {
 	size_t len, cap;
 	/* Set after any error: the stream position is lost, only close works. */
 	int broken;
+	int peer_closed; /* the error was the agent's end going away */
 };
 
 /* S with every "%p" replaced by PID. */
@@ -99,13 +101,26 @@ struct client *client_connect(const char *path, char **cause)
 		return NULL;
 	}
 	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking while connecting: the listen queue of a process that is
+	 * stopped (SIGSTOP, a debugger) fills up, and a blocking connect would
+	 * then wait for as long as it stays stopped. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		*cause = xasprintf("socket: %s", strerror(errno));
 		return NULL;
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		*cause = xasprintf("no heaptop agent at %s: %s", path, strerror(errno));
+		if (errno == EAGAIN)
+			*cause = xasprintf("the agent at %s takes no connections (is the process "
+					   "stopped?)", path);
+		else
+			*cause = xasprintf("no heaptop agent at %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		*cause = xasprintf("socket: %s", strerror(errno));
 		close(fd);
 		return NULL;
 	}
@@ -113,6 +128,11 @@ struct client *client_connect(const char *path, char **cause)
 	c->fd = fd;
 	c->path = xstrdup(path);
 	return c;
+}
+
+int client_peer_closed(const struct client *c)
+{
+	return c->peer_closed;
 }
 
 void client_close(struct client *c)
@@ -166,6 +186,7 @@ static int send_request(struct client *c, const struct snapshot *s, uint32_t fla
 			continue;
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
 			*cause = xasprintf("agent at %s closed the connection", c->path);
+			c->peer_closed = 1;
 			return -1;
 		}
 		if (n < 0) {
@@ -251,6 +272,7 @@ static int read_more(struct client *c, size_t need, int64_t deadline, int timeou
 		}
 		if (n <= 0) {
 			*cause = xasprintf("agent at %s closed the connection", c->path);
+			c->peer_closed = 1;
 			return -1;
 		}
 		c->len += (size_t)n;

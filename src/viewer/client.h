@@ -39,6 +39,11 @@ struct client *client_connect(const char *path, char **cause);
 int client_fetch(struct client *c, struct snapshot *s, uint32_t flags, int timeout_ms,
 		 char **cause);
 
+/* Whether C's last fetch failed because the agent's end went away (it
+ * closed the connection, or its process ended or ran exec), rather than a
+ * timeout or bad data. */
+int client_peer_closed(const struct client *c);
+
 /* Close the connection and free C; NULL is allowed. */
 void client_close(struct client *c);
 

@@ -45,6 +45,9 @@ struct session {
 	char *socket;
 	struct client *client;
 	char *unreached;       /* why the agent could not be reached, if so */
+	int peer_closed;       /* the last fetch failed as the agent's end went */
+	int reconnects;        /* reconnections since the last fetch that worked */
+	unsigned long long start_time; /* -p: the process's, from /proc (0: unknown) */
 	struct view_of_agent now;
 	struct view_of_agent *old; /* earlier agents' views, for their heaps */
 	size_t nold;
@@ -153,11 +156,34 @@ static struct launch *start(const struct settings *s, char **cause)
 	return l;
 }
 
+/* When process PID started (field 22 of /proc/PID/stat, clock ticks since
+ * boot); 0 when it is gone or unreadable.  A pid used again by another
+ * process has another start. */
+static unsigned long long process_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command, in parentheses, which may hold anything. */
+	char *p = strrchr(buf, ')');
+	unsigned long long start = 0;
+	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+			"%*d %*d %*d %*d %llu", &start) == 1)
+		return start;
+	return 0;
+}
+
 struct session *session_open(const struct settings *s, char **cause, int *exit_code)
 {
 	struct session *ss = xcalloc(1, sizeof *ss);
 	if (s->mode == MODE_PID) {
 		ss->pid = s->pid;
+		ss->start_time = process_start(ss->pid);
 	} else {
 		if (client_prepare_socket_dir(cause) < 0) {
 			*exit_code = 1;
@@ -191,21 +217,46 @@ struct session *session_open(const struct settings *s, char **cause, int *exit_c
 	return ss;
 }
 
+/* Reconnections in a row, each followed by a failed fetch, before heaptop
+ * stops trying: an agent that takes connections but cannot answer (bad
+ * data, say) is not reached by trying again. */
+#define MAX_RECONNECTS 3
+
 int session_reconnect(struct session *ss, char **cause)
 {
+	int status;
+	/* Only an agent whose end went away can come back, as after an exec;
+	 * a timeout (a stopped process) or bad data would only repeat. */
+	if (!ss->peer_closed && !ss->unreached) {
+		*cause = xstrdup("the agent did not answer");
+		return -2;
+	}
+	if (ss->reconnects >= MAX_RECONNECTS) {
+		*cause = xstrdup("the agent takes connections but gives no snapshot");
+		return -2;
+	}
+	if (ss->launch ? launch_poll(ss->launch, &status)
+		       : process_start(ss->pid) != ss->start_time || !ss->start_time) {
+		*cause = xasprintf("process %d has ended", (int)ss->pid);
+		return -2;
+	}
 	client_close(ss->client);
 	ss->client = client_connect(ss->socket, cause);
 	if (!ss->client)
 		return -1;
+	ss->reconnects++;
 	free(ss->unreached);
 	ss->unreached = NULL;
-	/* Most likely a new agent, after an exec: start from nothing, and
-	 * keep what the heaps made so far point into. */
+	/* Most likely a new agent, after an exec: start from nothing.  Heaps
+	 * made so far point into a complete snapshot's view, which is kept;
+	 * an incomplete one has none. */
 	if (snapshot_completed(ss->now.snap)) {
 		ss->old = xrealloc(ss->old, (ss->nold + 1) * sizeof *ss->old);
 		ss->old[ss->nold++] = ss->now;
-		view_init(&ss->now);
+	} else {
+		view_free(&ss->now);
 	}
+	view_init(&ss->now);
 	return 0;
 }
 
@@ -229,10 +280,13 @@ int session_fetch_flags(struct session *ss, uint32_t flags, char **cause)
 		return -1;
 	}
 	if (client_fetch(ss->client, ss->now.snap, flags, FETCH_TIMEOUT_MS, cause) < 0) {
+		ss->peer_closed = client_peer_closed(ss->client);
 		client_close(ss->client);
 		ss->client = NULL;
 		return -1;
 	}
+	ss->peer_closed = 0;
+	ss->reconnects = 0;
 	declare_modules(&ss->now);
 	return 0;
 }

@@ -30,7 +30,10 @@ int session_fetch_flags(struct session *ss, uint32_t flags, char **cause);
  * after the process ran exec (a new program image, a new agent at the same
  * socket).  0 when connected: the next fetch starts a new snapshot, so the
  * next heap is the new image's (heaps made before stay valid).  -1 with
- * *CAUSE set when nobody answers. */
+ * *CAUSE set when nobody answers yet; -2 when trying again is no use: the
+ * fetch failed otherwise than by the agent's end going away (a timeout,
+ * bad data), the process has ended (or, with -p, its pid is another
+ * process's), or reconnections keep failing to give a snapshot. */
 int session_reconnect(struct session *ss, char **cause);
 /* A heap over the latest snapshot; NULL before the first one. */
 struct heap *session_heap(struct session *ss);

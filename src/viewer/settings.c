@@ -310,11 +310,10 @@ static int filter_key(struct config_state *st, const char *name, const char *key
 	return st->cause == NULL;
 }
 
-/* inih's callback: 1 to go on, 0 to stop with an error on this line. */
-static int config_entry(void *user, const char *section, const char *key, const char *value)
+/* One setting; 1 to go on, 0 with st->cause set. */
+static int config_setting(struct config_state *st, const char *section, const char *key,
+			  const char *value)
 {
-	struct config_state *st = user;
-	st->cause_line = st->line;
 	if (!*section) {
 		st->cause = xasprintf("'%s' before any section ([view], [agent], [source] or "
 				      "[filter NAME])", key);
@@ -339,14 +338,42 @@ static int config_entry(void *user, const char *section, const char *key, const 
 	return 0;
 }
 
+/* inih's callback: 1 to go on, 0 for an error on this line.  inih goes on
+ * after one: only the first error of ours is kept, with its line. */
+static int config_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct config_state *st = user;
+	if (st->cause)
+		return 0;
+	if (config_setting(st, section, key, value))
+		return 1;
+	st->cause_line = st->line;
+	return 0;
+}
+
 /* inih's reader: fgets, counting lines, so that an error of ours is told
- * apart from inih's syntax errors (it returns the first line of either). */
+ * apart from inih's syntax errors (it returns the first line of either).
+ * inih takes a line longer than its buffer as several: the rest of such a
+ * line is skipped here, quietly for a comment, as an error otherwise, so
+ * that its lines stay the file's. */
 static char *config_line(char *str, int num, void *stream)
 {
 	struct config_state *st = stream;
 	char *r = fgets(str, num, st->f);
-	if (r)
-		st->line++;
+	if (!r)
+		return NULL;
+	st->line++;
+	size_t n = strlen(r);
+	if (n == 0 || r[n - 1] == '\n' || feof(st->f))
+		return r;
+	int c;
+	while ((c = getc(st->f)) != EOF && c != '\n')
+		;
+	const char *p = r + strspn(r, " \t");
+	if (*p != ';' && *p != '#' && !st->cause) {
+		st->cause = xasprintf("line longer than %d characters", num - 2);
+		st->cause_line = st->line;
+	}
 	return r;
 }
 
@@ -369,18 +396,19 @@ int settings_read_config(struct settings *s, const char *file, char **cause)
 	int read_error = ferror(f) ? errno : 0;
 	fclose(f);
 	if (line == 0 && read_error) {
+		free(st.cause);
 		*cause = xasprintf("%s: %s", file, strerror(read_error));
 		return -1;
 	}
-	if (line == 0) {
+	if (line == 0 && !st.cause) {
 		free(s->config_path);
 		s->config_path = xstrdup(file);
 		return 0;
 	}
-	/* inih's error came first (a section without its ']', a line without
-	 * '=' or ':'): that is the one to fix. */
-	if (st.cause && st.cause_line == line)
-		*cause = xasprintf("%s:%d: %s", file, line, st.cause);
+	/* The first error is the one to fix: ours, or inih's (a section
+	 * without its ']', a line without '=' or ':'). */
+	if (st.cause && (line == 0 || st.cause_line <= line))
+		*cause = xasprintf("%s:%d: %s", file, st.cause_line, st.cause);
 	else
 		*cause = xasprintf("%s:%d: syntax error (a [section] or a key = value)", file, line);
 	free(st.cause);

@@ -49,6 +49,7 @@ struct view {
 	long fetches;
 	int ended; /* the launched program ended and was reaped */
 	int lost;  /* the agent stopped answering */
+	int gave_up; /* and cannot come back: no more reconnecting */
 };
 
 static volatile sig_atomic_t child_changed, hung_up;
@@ -336,13 +337,15 @@ static unsigned view_reconnect(struct view *v, uint64_t now)
 	if (now < v->next_fetch)
 		return 0;
 	char *cause = NULL;
-	int ok = session_reconnect(v->ss, &cause) == 0;
+	int r = session_reconnect(v->ss, &cause);
 	free(cause);
 	struct live_status st;
 	live_status(v->lv, &st);
 	uint64_t wait = (uint64_t)(st.interval * 1000);
 	v->next_fetch = now + (wait < 100 ? wait : 100);
-	if (!ok)
+	if (r == -2)
+		v->gave_up = 1; /* trying again is no use: stay lost */
+	if (r != 0)
 		return 0;
 	v->lost = 0;
 	unsigned f = live_set_lost(v->lv, NULL) |
@@ -354,7 +357,7 @@ static unsigned view_reconnect(struct view *v, uint64_t now)
 /* Is the next refresh due?  With -n N, the N-th was the last. */
 static unsigned view_timer(struct view *v, uint64_t now)
 {
-	if (v->lost && !v->ended)
+	if (v->lost && !v->ended && !v->gave_up)
 		return view_reconnect(v, now);
 	if (v->ended || v->lost || now < v->next_fetch)
 		return 0;
@@ -368,7 +371,7 @@ static unsigned view_timer(struct view *v, uint64_t now)
 static int view_timeout(const struct view *v, uint64_t now)
 {
 	long t = MAX_WAIT_MS;
-	if (!v->ended)
+	if (!v->ended && !(v->lost && v->gave_up))
 		t = v->next_fetch > now ? (long)(v->next_fetch - now) : 0;
 	long lt = live_timeout(v->lv);
 	if (lt >= 0 && lt < t)
