@@ -130,8 +130,7 @@ static void wait_interval(double seconds, struct session *ss, volatile sig_atomi
 
 /* The agent stopped answering: reach it again if the process is still
  * there, as after an exec.  0 when reconnected. */
-static int reconnect(struct session *ss, volatile sig_atomic_t *stop, const sigset_t *waitmask,
-		     char **cause)
+static int reconnect(struct session *ss, volatile sig_atomic_t *stop, const sigset_t *waitmask)
 {
 	int status;
 	uint64_t end = clock_ms() + RECONNECT_MS;
@@ -173,7 +172,7 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 		wait_interval(s->delay, ss, stop, &waitmask);
 	while (!*stop && (!s->iterations || shown < s->iterations)) {
 		if (session_fetch(ss, &cause) < 0) {
-			if (!session_ended(ss, &status) && reconnect(ss, stop, &waitmask, &cause) == 0) {
+			if (!session_ended(ss, &status) && reconnect(ss, stop, &waitmask) == 0) {
 				/* A new program image: its first table after an
 				 * interval, as for a program just launched. */
 				free(cause);
