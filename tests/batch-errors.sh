@@ -205,6 +205,20 @@ if [ -n "$HT_PYTHON" ]; then
 	wl_start "$WL_BATCH" sleep 60
 	wl_ready
 	kill -STOP "$WL_PID"
+	# Waiting for a snapshot it cannot send: SIGINT ends the wait at once
+	# (not after the fetch's 10 s), as it ends heaptop -b anywhere else.
+	start=$(date +%s)
+	HEAPTOP_SOCKET=$HT_TMP/%p.sock "$HT_HEAPTOP" -b -n 1 -p "$WL_PID" >"$HT_TMP/int.txt" \
+		2>"$HT_TMP/int.txt.err" &
+	hb=$!
+	HT_JOBS+=("$hb")
+	sleep 1
+	kill -INT "$hb"
+	rc=0
+	wait "$hb" || rc=$?
+	expect_le "SIGINT while a fetch waits: seconds (the fetch waits 10)" "$(($(date +%s) - start))" 4
+	expect_eq "SIGINT while a fetch waits: exit status (a watched process)" "$rc" 0
+	expect_eq "SIGINT while a fetch waits: nothing said" "$(cat "$HT_TMP/int.txt.err")" ""
 	# Connections it never accepts fill its listen queue (16).
 	"$HT_PYTHON" -c '
 import socket, sys, time

@@ -166,12 +166,15 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	session_set_interrupt(ss, &waitmask, stop);
 	/* A program just launched holds nothing yet: its first table comes
 	 * after one interval, as top's second screen would. */
 	if (session_launched(ss))
 		wait_interval(s->delay, ss, stop, &waitmask);
 	while (!*stop && (!s->iterations || shown < s->iterations)) {
 		if (session_fetch(ss, &cause) < 0) {
+			if (*stop)
+				break; /* SIGINT, SIGTERM: as -n, not a lost agent */
 			if (!session_ended(ss, &status) && reconnect(ss, stop, &waitmask) == 0) {
 				/* A new program image: its first table after an
 				 * interval, as for a program just launched. */
@@ -198,6 +201,7 @@ int batch_run(const struct settings *s, struct session *ss, volatile sig_atomic_
 			break;
 		wait_interval(s->delay, ss, stop, &waitmask);
 	}
+	session_set_interrupt(ss, NULL, NULL);
 	sigprocmask(SIG_SETMASK, &waitmask, NULL);
 	sigaction(SIGCHLD, &old_child, NULL);
 	int code = 0;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -31,6 +32,10 @@ struct client {
 	/* Set after any error: the stream position is lost, only close works. */
 	int broken;
 	int peer_closed; /* the error was the agent's end going away */
+	/* While waiting for the agent: signals unblocked as in MASK, and a
+	 * wait ends when one set *STOP (client_set_interrupt). */
+	const sigset_t *mask;
+	volatile sig_atomic_t *stop;
 };
 
 /* S with every "%p" replaced by PID. */
@@ -130,6 +135,12 @@ struct client *client_connect(const char *path, char **cause)
 	return c;
 }
 
+void client_set_interrupt(struct client *c, const sigset_t *mask, volatile sig_atomic_t *stop)
+{
+	c->mask = mask;
+	c->stop = stop;
+}
+
 int client_peer_closed(const struct client *c)
 {
 	return c->peer_closed;
@@ -147,16 +158,30 @@ void client_close(struct client *c)
 
 /* Wait until FD is ready for EVENTS or DEADLINE (ms, -1: none) passes.
  * Returns 1 when ready, 0 on timeout, -1 with errno on error. */
-static int wait_fd(int fd, short events, int64_t deadline)
+/* Whether a wait ended because a signal asked to stop (*CAUSE then set). */
+static int interrupted(const struct client *c, char **cause)
+{
+	if (!c->stop || !*c->stop)
+		return 0;
+	*cause = xasprintf("interrupted while waiting for %s", c->path);
+	return 1;
+}
+
+static int wait_fd(const struct client *c, short events, int64_t deadline)
 {
 	for (;;) {
-		int ms = -1;
+		if (c->stop && *c->stop) {
+			errno = EINTR;
+			return -1;
+		}
+		int64_t ms = -1;
 		if (deadline >= 0) {
 			int64_t left = deadline - (int64_t)clock_ms();
-			ms = left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
+			ms = left <= 0 ? 0 : left > 60000 ? 60000 : left;
 		}
-		struct pollfd pfd = { .fd = fd, .events = events };
-		int r = poll(&pfd, 1, ms);
+		struct pollfd pfd = { .fd = c->fd, .events = events };
+		struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+		int r = ppoll(&pfd, 1, ms < 0 ? NULL : &ts, c->mask);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r != 0)
@@ -175,11 +200,13 @@ static int send_request(struct client *c, const struct snapshot *s, uint32_t fla
 	ht_encode_request(&w, snapshot_stack_count(s), snapshot_module_generation(s), flags);
 	size_t off = 0;
 	while (off < w.len) {
-		int r = wait_fd(c->fd, POLLOUT, deadline);
+		int r = wait_fd(c, POLLOUT, deadline);
 		if (r == 0) {
 			*cause = xasprintf("timed out sending a request to %s", c->path);
 			return -1;
 		}
+		if (r < 0 && interrupted(c, cause))
+			return -1;
 		/* MSG_NOSIGNAL: an agent gone away is an error, not a SIGPIPE. */
 		ssize_t n = r < 0 ? -1 : send(c->fd, req + off, w.len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -257,12 +284,14 @@ static int read_more(struct client *c, size_t need, int64_t deadline, int timeou
 		c->cap = want;
 	}
 	for (;;) {
-		int r = wait_fd(c->fd, POLLIN, deadline);
+		int r = wait_fd(c, POLLIN, deadline);
 		if (r == 0) {
 			*cause = xasprintf("no complete snapshot from %s within %d ms",
 					   c->path, timeout_ms);
 			return -1;
 		}
+		if (r < 0 && interrupted(c, cause))
+			return -1;
 		ssize_t n = r < 0 ? -1 : read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -9,6 +9,7 @@
 #ifndef HEAPTOP_CLIENT_H
 #define HEAPTOP_CLIENT_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -38,6 +39,12 @@ struct client *client_connect(const char *path, char **cause);
  * shows the previous complete snapshot, and C can only be closed. */
 int client_fetch(struct client *c, struct snapshot *s, uint32_t flags, int timeout_ms,
 		 char **cause);
+
+/* While C waits for its agent, unblock the signals as MASK says (ppoll's
+ * mask: the caller blocks them the rest of the time) and end the wait, the
+ * fetch failing, as soon as one of them has set *STOP; without this the
+ * wait ignores signals until its timeout.  MASK and STOP must outlive C. */
+void client_set_interrupt(struct client *c, const sigset_t *mask, volatile sig_atomic_t *stop);
 
 /* Whether C's last fetch failed because the agent's end went away (it
  * closed the connection, or its process ended or ran exec), rather than a

@@ -53,9 +53,24 @@ struct session {
 	size_t nold;
 	struct snapshot *final_snap;
 	struct symbolizer *final_sym; /* when the final snapshot is another image's */
+	const sigset_t *mask;           /* client_set_interrupt's, for every client */
+	volatile sig_atomic_t *stop;
 	int status;
 	int exit_code;
 };
+
+static void interruptible(struct session *ss)
+{
+	if (ss->client)
+		client_set_interrupt(ss->client, ss->mask, ss->stop);
+}
+
+void session_set_interrupt(struct session *ss, const sigset_t *mask, volatile sig_atomic_t *stop)
+{
+	ss->mask = mask;
+	ss->stop = stop;
+	interruptible(ss);
+}
 
 static void view_init(struct view_of_agent *v)
 {
@@ -244,6 +259,7 @@ int session_reconnect(struct session *ss, char **cause)
 	ss->client = client_connect(ss->socket, cause);
 	if (!ss->client)
 		return -1;
+	interruptible(ss);
 	ss->reconnects++;
 	free(ss->unreached);
 	ss->unreached = NULL;

@@ -9,6 +9,7 @@
 #ifndef HEAPTOP_SESSION_H
 #define HEAPTOP_SESSION_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "viewer/heap.h"
@@ -19,6 +20,10 @@ struct session;
 /* Launch the program (or the demo) of S, or attach to S->pid.  NULL with
  * *CAUSE set; *EXIT_CODE is then what heaptop should exit with. */
 struct session *session_open(const struct settings *s, char **cause, int *exit_code);
+/* While a fetch waits for the agent, unblock signals as MASK says and give
+ * up as soon as one has set *STOP (see client_set_interrupt); NULL, NULL:
+ * not.  MASK and STOP must outlive their use. */
+void session_set_interrupt(struct session *ss, const sigset_t *mask, volatile sig_atomic_t *stop);
 /* Take a snapshot.  0 on success; -1 with *CAUSE set when the agent could
  * not be reached (it exited, or the connection broke): the last snapshot
  * stays available. */

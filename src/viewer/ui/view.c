@@ -471,7 +471,9 @@ int view_run(const struct settings *s, struct session *ss, volatile sig_atomic_t
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	session_set_interrupt(ss, &waitmask, stop); /* SIGINT, SIGTERM end a fetch too */
 	view_loop(&v, &waitmask);
+	session_set_interrupt(ss, NULL, NULL);
 	sigprocmask(SIG_SETMASK, &waitmask, NULL);
 	crt_restore();
 	sigaction(SIGCHLD, &old_child, NULL);
