@@ -247,11 +247,12 @@ void crt_restore(void)
 
 int crt_can_suspend(void)
 {
-	/* A shell with job control makes each job a process group led by its
-	 * first process, and resumes it with fg.  Run by a script without job
-	 * control (another leader), or as a session's first process (a tmux
-	 * pane's command: nobody above to resume it), stopping would hang. */
-	return getpgrp() == getpid() && getsid(0) != getpid();
+	/* A shell with job control puts each job in a process group of its
+	 * own, apart from the session's (its own), and resumes it with fg:
+	 * heaptop, or a script or make that runs it, is such a job.  In the
+	 * session's own group (a terminal's or a tmux pane's command, or a
+	 * script that one runs) there is nobody to resume it. */
+	return getpgrp() != getsid(0);
 }
 
 void crt_suspend(void)

@@ -71,8 +71,8 @@ void crt_restore(void);
  * it started, its process group), and take the terminal again once the
  * shell continues it. */
 void crt_suspend(void);
-/* Whether a shell can resume heaptop after crt_suspend: it leads its
- * process group (a job) and is not the session's leader. */
+/* Whether a shell can resume heaptop after crt_suspend: its process group
+ * (a job of a shell with job control) is not the session's. */
 int crt_can_suspend(void);
 /* 0 when stdin and stdout are a terminal; -1 with *CAUSE set otherwise. */
 int crt_check(char **cause);
