@@ -3,7 +3,9 @@
 # heaptop -b follows it (the tables after the exec are the new program's,
 # -n counts across the exec), and when nothing answers any more it says so
 # at once and, with -n, ends the program instead of waiting for it.  A
-# socket directory that cannot be used is refused before anything runs.
+# program that closes the agent's descriptors keeps the numbers for its own
+# files, and the agent listens again.  A socket directory that cannot be
+# used is refused before anything runs.
 set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/batch-lib.sh"
@@ -54,6 +56,20 @@ expect_eq "agent dropped, no -n: exit status" "$HT_RC" 0
 expect_match "agent dropped, no -n: heaptop's lines on stderr" \
 	"$(grep '^heaptop: ' "$HT_TMP/exec-lost-wait.txt.err" | head -n 1)" \
 	"^heaptop: lost the agent: .*; waiting for the program to end\$"
+
+echo "== a program that closes the agent's descriptors, as a daemon does: they stay the program's"
+# wl_basic closefds checks its own socket pairs, opened under the numbers
+# it freed, and exits 1 if anything else touched them; the agent makes its
+# socket again, so that the tables go on.
+TIMEFORMAT='%U %S'
+{ time ht_run "$HT_TMP/closefds.txt" -b -d 0.3 -- "$HT_WORKLOADS/wl_basic" closefds 3; } 2>"$HT_TMP/closefds.cpu"
+expect_eq "closed descriptors: the program's untouched (its exit status)" "$HT_RC" 0
+expect_ge "closed descriptors: tables after the close (3 s at 0.3 s)" \
+	"$(grep -c '^# pid' "$HT_TMP/closefds.txt" || true)" 6
+expect_eq "closed descriptors: heaptop said nothing" "$(grep -c '^heaptop: ' "$HT_TMP/closefds.txt.err" || true)" 0
+# An agent polling descriptors that are gone spins: seconds of CPU in 3 s.
+expect_true "closed descriptors: under a second of CPU in all" \
+	awk '{ exit !($1 + $2 < 1.0) }' "$HT_TMP/closefds.cpu"
 
 echo "== a socket directory that cannot be used: exit 1 before the program runs"
 marker=$HT_TMP/ran

@@ -29,8 +29,17 @@
 #define STALL_MS 10000 /* a client that takes no bytes for this long is dropped */
 #define IDLE_MS 10000  /* a client that asks nothing for this long gives its buffer back */
 
+/* Which open file a descriptor of ours is: a program may close every
+ * descriptor it did not open (as daemons do) and open its own files under
+ * the same numbers, which the agent must then never read, write or close. */
+struct fd_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct client {
 	int fd;
+	struct fd_id id;
 	uint8_t in[64]; /* requests are 24 bytes; anything longer is bad */
 	size_t in_len;
 	struct snap_stream answer; /* the answer being sent, while out_len */
@@ -40,6 +49,8 @@ struct client {
 };
 
 static int listen_fd = -1;
+static struct fd_id listen_id;
+static const char *listen_path; /* server_start's PATH, to make it again */
 static pid_t owner_pid;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct client clients[MAX_CLIENTS];
@@ -126,12 +137,36 @@ static int make_socket(const char *path)
 	return fd;
 }
 
-static void client_drop(int i)
+static int fd_id_of(int fd, struct fd_id *id)
 {
-	close(clients[i].fd);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+/* Whether FD is still the file ID says (the program has not closed it). */
+static int still_ours(int fd, const struct fd_id *id)
+{
+	struct fd_id now;
+	return fd >= 0 && fd_id_of(fd, &now) == 0 && now.dev == id->dev && now.ino == id->ino;
+}
+
+/* Forget client I; CLOSE its descriptor only while it is still ours. */
+static void client_forget(int i, int close_fd)
+{
+	if (close_fd)
+		close(clients[i].fd);
 	snapshot_buf_free(&clients[i].out);
 	clients[i] = clients[--nclients];
 	memset(&clients[nclients], 0, sizeof clients[nclients]);
+}
+
+static void client_drop(int i)
+{
+	client_forget(i, 1);
 }
 
 static int peer_allowed(int fd)
@@ -153,9 +188,15 @@ static void accept_clients(void)
 			close(fd);
 			continue;
 		}
+		struct fd_id id;
+		if (fd_id_of(fd, &id) < 0) {
+			close(fd);
+			continue;
+		}
 		struct client *c = &clients[nclients++];
 		memset(c, 0, sizeof *c);
 		c->fd = fd;
+		c->id = id;
 		c->last_progress_ms = now_ms();
 	}
 }
@@ -248,9 +289,29 @@ static int idle(const struct client *c, uint64_t now)
 	       now - c->last_progress_ms > IDLE_MS;
 }
 
+/* Descriptors of ours the program closed (and may have opened again as
+ * its own files) are forgotten, never closed; a listening socket lost that
+ * way is made again, so that viewers can reach the agent again. */
+static void check_fds(void)
+{
+	for (int i = nclients - 1; i >= 0; i--)
+		if (!still_ours(clients[i].fd, &clients[i].id))
+			client_forget(i, 0);
+	if (listen_fd >= 0 && !still_ours(listen_fd, &listen_id))
+		listen_fd = -1;
+	if (listen_fd < 0) {
+		int fd = make_socket(listen_path);
+		if (fd >= 0 && fd_id_of(fd, &listen_id) == 0)
+			listen_fd = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+}
+
 static void serve_once(void)
 {
 	struct pollfd pfd[MAX_CLIENTS + 1];
+	check_fds();
 	pfd[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
 	for (int i = 0; i < nclients; i++) {
 		pfd[i + 1].fd = clients[i].fd;
@@ -264,6 +325,11 @@ static void serve_once(void)
 	for (int i = n - 1; i >= 0; i--) {
 		short ev = pfd[i + 1].revents;
 		int r = 0;
+		/* Closed by the program since (and maybe its own file now). */
+		if ((ev & POLLNVAL) || (ev && !still_ours(clients[i].fd, &clients[i].id))) {
+			client_forget(i, 0);
+			continue;
+		}
 		if (ev & POLLOUT)
 			r = client_write(i);
 		else if (ev & (POLLIN | POLLHUP | POLLERR))
@@ -275,7 +341,9 @@ static void serve_once(void)
 		if (r < 0)
 			client_drop(i);
 	}
-	if (pfd[0].revents & POLLIN)
+	if (pfd[0].revents & POLLNVAL)
+		listen_fd = -1; /* closed by the program: made again next time */
+	else if (listen_fd >= 0 && (pfd[0].revents & POLLIN) && still_ours(listen_fd, &listen_id))
 		accept_clients();
 }
 
@@ -293,7 +361,12 @@ int server_start(const char *path)
 	int fd = make_socket(path);
 	if (fd < 0)
 		return -1;
+	if (fd_id_of(fd, &listen_id) < 0) {
+		close(fd);
+		return -1;
+	}
 	listen_fd = fd;
+	listen_path = path;
 	owner_pid = getpid();
 	/* The thread must never take the target's signals. */
 	sigset_t all, old;

@@ -6,6 +6,13 @@
  *   wl_basic check        self-checks, allocate, free all, exit 0
  *   wl_basic churn SECS   "ready", then allocate and free for SECS seconds
  *                         from many distinct stacks; exit 0
+ *   wl_basic closefds SECS after 0.5 s, close every descriptor from 3 up
+ *                         (as a daemon does), open 8 socket pairs under the
+ *                         numbers freed, then for SECS seconds pass a message
+ *                         through each every 100 ms and keep a 1000-byte
+ *                         block (site_closefds); exit 1 if any descriptor
+ *                         was closed or any message lost or changed by
+ *                         someone else (the agent), else 0
  *
  * Each allocation site is its own noinline function so that a test finds it
  * by name (ht-snapshot --by-site).  What every site leaves live, with the
@@ -39,11 +46,13 @@
  * check that fails (the message names it).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "wl.h"
@@ -381,9 +390,45 @@ static void churn(double seconds)
 		site_churn((int)(n++ % 40));
 }
 
+static void *closefds_kept[1000];
+
+static __attribute__((noinline)) void site_closefds(unsigned n)
+{
+	closefds_kept[n % 1000] = malloc(1000);
+}
+
+static int closefds(double seconds)
+{
+	usleep(500000);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	int pairs[8][2], bad = 0;
+	for (int i = 0; i < 8; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[i]) < 0)
+			return 1;
+	unsigned n = 0;
+	for (double end = now() + seconds; now() < end;) {
+		site_closefds(n++);
+		for (int i = 0; i < 8; i++) {
+			char msg[16] = "ping", got[16] = { 0 };
+			msg[4] = (char)('0' + i);
+			if (fcntl(pairs[i][0], F_GETFD) < 0 || fcntl(pairs[i][1], F_GETFD) < 0 ||
+			    write(pairs[i][0], msg, sizeof msg) != (ssize_t)sizeof msg ||
+			    read(pairs[i][1], got, sizeof got) != (ssize_t)sizeof got ||
+			    memcmp(msg, got, sizeof msg) != 0)
+				bad++;
+		}
+		usleep(100000);
+	}
+	if (bad)
+		wl_say("wl_basic closefds: a descriptor of the program's was touched");
+	return bad ? 1 : 0;
+}
+
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | check | churn SECONDS | deep");
+	wl_say("usage: wl_basic hold | exit [STATUS] | check | churn SECONDS | deep | "
+	       "closefds SECONDS");
 	return 2;
 }
 
@@ -397,6 +442,8 @@ int main(int argc, char **argv)
 		deep();
 		return 0;
 	}
+	if (strcmp(argv[1], "closefds") == 0)
+		return argc < 3 ? usage() : closefds(atof(argv[2]));
 	if (strcmp(argv[1], "churn") == 0) {
 		if (argc < 3)
 			return usage();
