@@ -51,5 +51,25 @@ json=$("$HT_HEAPTOP" -b -n 1 --format json --sample 512K -- "$HT_WORKLOADS/wl_sa
 expect_eq "json says sampled" "$(echo "$json" | grep -o '"sampled":[a-z]*')" '"sampled":true'
 expect_eq "json gives the interval" "$(echo "$json" | grep -o '"sample_bytes":[0-9]*')" \
 	"\"sample_bytes\":$S"
+# HEAPTOP_SAMPLE takes --sample's suffixes; a value that cannot be read is
+# said on standard error, not taken for exact mode in silence.
+for v in 64K:65536 2MiB:2097152; do
+	json=$(HEAPTOP_SAMPLE=${v%%:*} HEAPTOP_FINAL=$HT_TMP/suffix.snap LD_PRELOAD=$HEAPTOP_AGENT \
+		"$HT_WORKLOADS/wl_basic" check >/dev/null 2>&1 &&
+		"$HT_HEAPTOP" report --format json "$HT_TMP/suffix.snap" 2>/dev/null)
+	expect_eq "HEAPTOP_SAMPLE=${v%%:*}: sampled every ${v#*:} bytes" \
+		"$(echo "$json" | grep -o '"sample_bytes":[0-9]*')" "\"sample_bytes\":${v#*:}"
+done
+for v in 64Q -5 HEAPTOP_UNWIND=dwraf; do
+	case $v in
+	*=*) env=$v ;;
+	*) env=HEAPTOP_SAMPLE=$v ;;
+	esac
+	env "$env" LD_PRELOAD="$HEAPTOP_AGENT" "$HT_WORKLOADS/wl_basic" check \
+		2>"$HT_TMP/warn.txt" >/dev/null || true
+	sed 's/^/  ! /' "$HT_TMP/warn.txt"
+	expect_true "$env: said on standard error" grep -Eq \
+		"^heaptop agent: ignoring ${env%%=*}='${env#*=}' \\(expected .*\\)\$" "$HT_TMP/warn.txt"
+done
 check_failed && exit 1
 exit 0

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h> /* rename(2) only: the agent never uses stdio streams */
@@ -38,14 +39,63 @@ static int final_allowed;    /* this process may write HEAPTOP_FINAL */
 static char cmdline[HT_MAX_STR];
 static size_t cmdline_len;
 
+/* A setting that cannot be read is said on standard error, once per
+ * process, and its default used: a typo must not pass for the default. */
+static void env_warn(const char *name, const char *value, const char *expected)
+{
+	const char *parts[] = { "heaptop agent: ignoring ", name, "='", value, "' (expected ",
+				expected, ")\n" };
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		size_t len = strlen(parts[i]);
+		while (len > 0) {
+			ssize_t n = write(STDERR_FILENO, parts[i], len);
+			if (n <= 0)
+				return;
+			parts[i] += n;
+			len -= (size_t)n;
+		}
+	}
+}
+
 static long env_long(const char *name, long lo, long hi, long dflt)
 {
 	const char *s = getenv(name);
 	if (!s || !*s)
 		return dflt;
 	char *end;
+	errno = 0;
 	long v = strtol(s, &end, 10);
-	return *end || v < lo || v > hi ? dflt : v;
+	if (*end || errno || v < lo || v > hi) {
+		env_warn(name, s, "a whole number in range");
+		return dflt;
+	}
+	return v;
+}
+
+/* Bytes, with the suffixes heaptop --sample takes: K, KiB, M, MiB, G, GiB. */
+static uint64_t env_bytes(const char *name, uint64_t hi, uint64_t dflt)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return dflt;
+	static const struct {
+		const char *suffix;
+		int shift;
+	} units[] = { { "", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
+		      { "G", 30 }, { "GiB", 30 } };
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end != s && !errno && *s != '-') {
+		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+			if (strcmp(end, units[i].suffix) != 0)
+				continue;
+			if (v <= (hi >> units[i].shift))
+				return (uint64_t)v << units[i].shift;
+		}
+	}
+	env_warn(name, s, "bytes such as 524288 or 512K");
+	return dflt;
 }
 
 static const char *env_str(const char *name)
@@ -64,11 +114,16 @@ void agent_settings_load(void)
 	s->final_path = env_str("HEAPTOP_FINAL");
 	s->final_pid = env_long("HEAPTOP_FINAL_PID", 1, 0x7fffffffL, 0);
 	/* Below a few bytes sampling costs more than it saves. */
-	s->sample = (uint64_t)env_long("HEAPTOP_SAMPLE", 0, 1L << 40, 0);
+	s->sample = env_bytes("HEAPTOP_SAMPLE", UINT64_C(1) << 40, 0);
 	if (s->sample && s->sample < 64)
 		s->sample = 64;
 	const char *unwind = env_str("HEAPTOP_UNWIND");
 	s->unwind = AGENT_UNWIND_DWARF;
+	if (unwind && strcmp(unwind, "fp") != 0 && strcmp(unwind, "libunwind") != 0 &&
+	    strcmp(unwind, "dwarf") != 0) {
+		env_warn("HEAPTOP_UNWIND", unwind, "dwarf, libunwind or fp");
+		unwind = NULL;
+	}
 	if (unwind && strcmp(unwind, "fp") == 0)
 		s->unwind = AGENT_UNWIND_FP;
 	else if ((unwind && strcmp(unwind, "libunwind") == 0) || !unwind_available())
