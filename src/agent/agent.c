@@ -45,16 +45,8 @@ static void env_warn(const char *name, const char *value, const char *expected)
 {
 	const char *parts[] = { "heaptop agent: ignoring ", name, "='", value, "' (expected ",
 				expected, ")\n" };
-	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-		size_t len = strlen(parts[i]);
-		while (len > 0) {
-			ssize_t n = write(STDERR_FILENO, parts[i], len);
-			if (n <= 0)
-				return;
-			parts[i] += n;
-			len -= (size_t)n;
-		}
-	}
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		agent_say(parts[i], strlen(parts[i]));
 }
 
 static long env_long(const char *name, long lo, long hi, long dflt)
@@ -129,6 +121,17 @@ void agent_settings_load(void)
 	else if ((unwind && strcmp(unwind, "libunwind") == 0) || !unwind_available())
 		s->unwind = AGENT_UNWIND_LIBUNWIND;
 	s->unwind_check = env_long("HEAPTOP_UNWIND_CHECK", 0, 1, 0) == 1;
+}
+
+void agent_say(const char *s, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(STDERR_FILENO, s, len);
+		if (w <= 0)
+			return;
+		s += w;
+		len -= (size_t)w;
+	}
 }
 
 void path_add(struct path_buf *b, const char *s)

@@ -73,6 +73,10 @@ struct path_buf {
 void path_add(struct path_buf *b, const char *s);
 void path_add_uint(struct path_buf *b, uint64_t v);
 
+/* Write LEN bytes at S to standard error with write(2) (no stdio, no
+ * allocation); gives up quietly if it fails. */
+void agent_say(const char *s, size_t len);
+
 /* Lifecycle, in agent.c, called by hooks.c. */
 void agent_process_init(void);
 void agent_write_final(int status);

@@ -910,17 +910,6 @@ void unwind_check_fallback(void)
 	__atomic_add_fetch(&fell_back, 1, __ATOMIC_RELAXED);
 }
 
-static void say(const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(2, s, len);
-		if (w <= 0)
-			return;
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
 static void say_stack(const char *what, const uintptr_t *pcs, unsigned n)
 {
 	char buf[HT_MAX_DEPTH * 20 + 64];
@@ -940,7 +929,7 @@ static void say_stack(const char *what, const uintptr_t *pcs, unsigned n)
 		path_add(&b, hex + k);
 	}
 	path_add(&b, "\n");
-	say(buf, b.len < sizeof buf ? b.len : sizeof buf - 1);
+	agent_say(buf, b.len < sizeof buf ? b.len : sizeof buf - 1);
 }
 
 void unwind_check_compare(const uintptr_t *pcs, unsigned n, const uintptr_t *ref, unsigned nref)
@@ -975,5 +964,5 @@ __attribute__((destructor)) static void unwind_check_report(void)
 	path_add(&b, " mismatches ");
 	path_add_uint(&b, __atomic_load_n(&mismatched, __ATOMIC_RELAXED));
 	path_add(&b, "\n");
-	say(buf, b.len < sizeof buf ? b.len : sizeof buf - 1);
+	agent_say(buf, b.len < sizeof buf ? b.len : sizeof buf - 1);
 }
