@@ -60,17 +60,26 @@ static char *expand_pid(const char *s, pid_t pid)
 	return out;
 }
 
+/* The directory agents put their sockets in without HEAPTOP_SOCKET,
+ * xasprintf'd.  The agent's rule (server.c): only an absolute
+ * XDG_RUNTIME_DIR counts, and the fallback is named by the effective uid. */
+static char *default_socket_dir(void)
+{
+	const char *env = getenv("XDG_RUNTIME_DIR");
+	if (env != NULL && env[0] == '/')
+		return xasprintf("%s/heaptop", env);
+	return xasprintf("/tmp/heaptop-%lu", (unsigned long)geteuid());
+}
+
 char *client_default_socket_path(pid_t pid)
 {
 	const char *env = getenv("HEAPTOP_SOCKET");
 	if (env != NULL && *env != '\0')
 		return expand_pid(env, pid);
-	/* The agent's rule (server.c): only an absolute XDG_RUNTIME_DIR counts,
-	 * and the fallback directory is named by the effective uid. */
-	env = getenv("XDG_RUNTIME_DIR");
-	if (env != NULL && env[0] == '/')
-		return xasprintf("%s/heaptop/%ld.sock", env, (long)pid);
-	return xasprintf("/tmp/heaptop-%lu/%ld.sock", (unsigned long)geteuid(), (long)pid);
+	char *dir = default_socket_dir();
+	char *path = xasprintf("%s/%ld.sock", dir, (long)pid);
+	free(dir);
+	return path;
 }
 
 int client_prepare_socket_dir(char **cause)
@@ -78,11 +87,8 @@ int client_prepare_socket_dir(char **cause)
 	const char *env = getenv("HEAPTOP_SOCKET");
 	if (env != NULL && *env != '\0')
 		return 0; /* the user's choice, checked by the agent */
-	/* The rules of client_default_socket_path and the agent's secure_dir. */
-	env = getenv("XDG_RUNTIME_DIR");
-	char *dir = env != NULL && env[0] == '/'
-			    ? xasprintf("%s/heaptop", env)
-			    : xasprintf("/tmp/heaptop-%lu", (unsigned long)geteuid());
+	/* Made and checked as the agent's secure_dir does. */
+	char *dir = default_socket_dir();
 	struct stat st;
 	int ok = 0;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -156,21 +162,28 @@ void client_close(struct client *c)
 	free(c);
 }
 
-/* Wait until FD is ready for EVENTS or DEADLINE (ms, -1: none) passes.
- * Returns 1 when ready, 0 on timeout, -1 with errno on error. */
+/* Whether a signal has asked the wait to stop (client_set_interrupt). */
+static int stop_asked(const struct client *c)
+{
+	return c->stop && *c->stop;
+}
+
 /* Whether a wait ended because a signal asked to stop (*CAUSE then set). */
 static int interrupted(const struct client *c, char **cause)
 {
-	if (!c->stop || !*c->stop)
+	if (!stop_asked(c))
 		return 0;
 	*cause = xasprintf("interrupted while waiting for %s", c->path);
 	return 1;
 }
 
+/* Wait until C's socket is ready for EVENTS or DEADLINE (ms, -1: none)
+ * passes.  Returns 1 when ready, 0 on timeout, -1 with errno on error (EINTR
+ * when a signal asked to stop). */
 static int wait_fd(const struct client *c, short events, int64_t deadline)
 {
 	for (;;) {
-		if (c->stop && *c->stop) {
+		if (stop_asked(c)) {
 			errno = EINTR;
 			return -1;
 		}
