@@ -389,19 +389,16 @@ int snapfile_check_writable(const char *path, char **cause)
 	/* The file written is PATH.tmp, renamed: try making that. */
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int e = errno;
+	int r = 0;
 	if (fd >= 0) {
 		close(fd);
 		unlink(tmp);
+	} else if (errno != EEXIST) {
+		*cause = save_cause(path, tmp, errno);
+		r = -1;
 	}
 	free(tmp);
-	if (fd < 0 && e != EEXIST) {
-		char *t = xasprintf("%s.tmp", path);
-		*cause = save_cause(path, t, e);
-		free(t);
-		return -1;
-	}
-	return 0;
+	return r;
 }
 
 int snapfile_save(const char *path, struct heap *h, char **cause)
