@@ -245,7 +245,7 @@ void crt_restore(void)
 	memset(crt.old_fatal, 0, sizeof crt.old_fatal);
 }
 
-int crt_can_suspend(void)
+static int crt_can_suspend(void)
 {
 	/* A shell with job control puts each job in a process group of its
 	 * own, apart from the session's (its own), and resumes it with fg:
@@ -255,10 +255,10 @@ int crt_can_suspend(void)
 	return getpgrp() != getsid(0);
 }
 
-void crt_suspend(void)
+int crt_suspend(void)
 {
 	if (!crt.active || !crt_can_suspend())
-		return;
+		return -1;
 	curs_set(1);
 	endwin(); /* the terminal as the shell had it */
 	fflush(stdout);
@@ -269,6 +269,7 @@ void crt_suspend(void)
 	curs_set(0);
 	clearok(curscr, TRUE);
 	resized = 1; /* the size may have changed meanwhile */
+	return 0;
 }
 
 int crt_resized(void)

@@ -69,11 +69,9 @@ int crt_init(enum settings_color color, char **cause);
 void crt_restore(void);
 /* Ctrl-Z: give the terminal back, stop the job (heaptop and the program
  * it started, its process group), and take the terminal again once the
- * shell continues it. */
-void crt_suspend(void);
-/* Whether a shell can resume heaptop after crt_suspend: its process group
- * (a job of a shell with job control) is not the session's. */
-int crt_can_suspend(void);
+ * shell continues it: 0.  -1, doing nothing, when no shell could resume
+ * heaptop (its process group is the session's, not a job's). */
+int crt_suspend(void);
 /* 0 when stdin and stdout are a terminal; -1 with *CAUSE set otherwise. */
 int crt_check(char **cause);
 

@@ -218,9 +218,7 @@ static unsigned view_key(struct view *v, int key)
 		}
 	}
 	if (f & KEYS_SUSPEND) {
-		if (crt_can_suspend())
-			crt_suspend();
-		else
+		if (crt_suspend() < 0)
 			f |= live_set_message(v->lv, "Ctrl-Z: no shell to return to (heaptop was "
 						     "not started as a job); q quits");
 		f |= LIVE_REDRAW;
