@@ -63,3 +63,17 @@ run_traced "$wl" exit-small || rc=$?
 expect_eq "wl_threads exit-small exit status" "$rc" 0
 snap_final "$RUN_PID" "$HT_TMP/final-small.txt"
 check "$HT_TMP/final-small.txt" exit-small 8000/80 20480/640
+
+# A thread whose first allocation is made inside pthread_getattr_np (which
+# holds the thread's lock) must not have the agent ask for its stack then:
+# the program hung, main's first allocation and a new thread's alike.
+HT_TIMEOUT=20
+for unwind in dwarf fp libunwind; do
+	echo "== getattr, HEAPTOP_UNWIND=$unwind"
+	rc=0
+	run_traced HEAPTOP_UNWIND=$unwind "$wl" getattr || rc=$?
+	expect_eq "getattr ($unwind): exit status" "$rc" 0
+	snap_final "$RUN_PID" "$HT_TMP/getattr-$unwind.txt"
+	expect_eq "getattr ($unwind): site_getattr live" \
+		"$(site_live site_getattr "$HT_TMP/getattr-$unwind.txt")" 2048/32
+done

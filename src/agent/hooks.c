@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,8 @@ struct thread_state {
 	uint64_t rng;      /* sampling: xorshift state; 0 until seeded */
 	uintptr_t stack_lo, stack_hi; /* frame-pointer walks stay in here;
 					 hi 0: not known yet, 1: unknown */
+	int in_getattr;    /* in pthread_getattr_np, which holds the lock of
+			      the thread it was asked about */
 };
 
 static __thread struct thread_state ts __attribute__((tls_model("initial-exec")));
@@ -59,6 +63,7 @@ static struct {
 	void *(*pvalloc)(size_t);
 	void (*exit)(int) __attribute__((noreturn));
 	void (*Exit)(int) __attribute__((noreturn));
+	int (*getattr)(pthread_t, pthread_attr_t *);
 } real;
 
 enum { NOT_READY, RESOLVING, RESOLVED };
@@ -69,6 +74,7 @@ static int64_t live_flushed;   /* sum of the threads' flushed deltas */
 static unsigned next_stripe;
 static int sampling;           /* agent_settings.sample != 0, once known */
 static pthread_key_t exit_key;
+static pthread_t main_thread;  /* set by the constructor, which it runs */
 
 /* Whether sampling is on; when it is, the next allocators are known. */
 static inline int sampling_on(void)
@@ -120,6 +126,7 @@ static void resolve(void)
 		real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
 		real.exit = dlsym(RTLD_NEXT, "_exit");
 		real.Exit = dlsym(RTLD_NEXT, "_Exit");
+		real.getattr = dlsym(RTLD_NEXT, "pthread_getattr_np");
 		__atomic_store_n(&resolve_state, RESOLVED, __ATOMIC_RELEASE);
 	}
 	lock_release(&init_lock);
@@ -207,18 +214,105 @@ static unsigned keep_caller_frames(void *const *buf, int n, uintptr_t *pcs)
 	return depth;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The mapping of /proc/self/maps that holds AT into *LO and *HI, with *LO
+ * lowered to the end of the mapping below it (the room a stack grows
+ * into).  Read with system calls only: no lock, no allocation. */
+static int mapping_around(uintptr_t at, uintptr_t *lo, uintptr_t *hi)
+{
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[1024];
+	uintptr_t num = 0, start = 0, below = 0;
+	int field = 0, found = 0; /* 0: start, 1: end, 2: the rest of the line */
+	while (!found) {
+		ssize_t n = syscall(SYS_read, fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n && !found; i++) {
+			int d = field < 2 ? hex_digit(buf[i]) : -1;
+			if (d >= 0) {
+				num = num << 4 | (uintptr_t)d;
+			} else if (field == 0 && buf[i] == '-') {
+				start = num;
+				num = 0;
+				field = 1;
+			} else if (field == 1) {
+				if (start <= at && at < num) {
+					*lo = below;
+					*hi = num;
+					found = 1;
+				} else if (num <= at) {
+					below = num;
+				}
+				field = 2;
+			} else if (buf[i] == '\n') {
+				num = 0;
+				field = 0;
+			}
+		}
+	}
+	syscall(SYS_close, fd);
+	return found;
+}
+
+/* The main thread's stack: its mapping, and at most RLIMIT_STACK of it, as
+ * glibc's pthread_getattr_np finds it, but without it: that takes the
+ * thread's lock and reads the file with fopen, so an allocation made while
+ * the program itself is in pthread_getattr_np (Rust's runtime calls it
+ * before anything else) would wait on that lock for ever. */
+static int main_stack_bounds(void)
+{
+	extern void *__libc_stack_end;
+	uintptr_t lo, hi;
+	struct rlimit rl;
+	if (!mapping_around((uintptr_t)__libc_stack_end, &lo, &hi))
+		return 0;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < hi - lo)
+		lo = hi - rl.rlim_cur;
+	ts.stack_lo = lo;
+	ts.stack_hi = hi;
+	return 1;
+}
+
+static int is_main_thread(void)
+{
+	if (main_thread)
+		return pthread_equal(pthread_self(), main_thread);
+	return syscall(SYS_gettid) == getpid();
+}
+
 /* This thread's stack bounds, found once. */
 static __attribute__((noinline)) int find_stack_bounds(void)
 {
 	if (ts.stack_hi == 1)
 		return 0;
+	/* The program is in pthread_getattr_np (which allocates) and holds a
+	 * thread's lock, maybe this one's: ask again at the next allocation. */
+	if (ts.in_getattr)
+		return 0;
+	ts.stack_hi = 1;
+	if (is_main_thread())
+		return main_stack_bounds();
+	/* Another thread's stack is where pthread_create put it, which
+	 * pthread_getattr_np tells without reading files.  Its allocation
+	 * passes through: the thread is busy. */
 	pthread_attr_t attr;
 	void *addr;
 	size_t size;
-	ts.stack_hi = 1;
-	/* May allocate (the main thread's reads /proc/self/maps): the thread
-	 * is busy, so that passes through. */
-	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+	if (!real.getattr || real.getattr(pthread_self(), &attr) != 0)
 		return 0;
 	if (pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0) {
 		ts.stack_lo = (uintptr_t)addr;
@@ -738,8 +832,21 @@ EXPORT void _Exit(int status)
 	exit_now(status, real.Exit);
 }
 
+/* Only to know when a thread is in it (see find_stack_bounds). */
+EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
+{
+	resolve();
+	if (!real.getattr)
+		return ENOSYS;
+	ts.in_getattr++;
+	int r = real.getattr(thread, attr);
+	ts.in_getattr--;
+	return r;
+}
+
 __attribute__((constructor)) static void hooks_init(void)
 {
+	main_thread = pthread_self();
 	ts.busy++;
 	resolve();
 	if (!core_ready)

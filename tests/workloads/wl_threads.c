@@ -9,6 +9,13 @@
  *                     the same, exit(0) called by a thread with the
  *                     smallest stack allowed (PTHREAD_STACK_MIN): the
  *                     live-at-exit snapshot is written on that stack
+ *   wl_threads getattr
+ *                     main's first allocation is the one
+ *                     pthread_getattr_np makes while it holds the
+ *                     thread's lock (as Rust's runtime does at start), and
+ *                     so is a new thread's; then each keeps GETATTR_KEEP
+ *                     blocks of GETATTR_SIZE bytes (site_getattr) and
+ *                     main exits with them live: 2048 B in 32 blocks
  *
  * NTHREADS workers form a ring: worker i allocates NALLOC blocks into
  * ring[i] (site_thread_churn) while it frees what worker i-1 put into
@@ -25,6 +32,7 @@
  *   site_thread_keep   live 8000 B in 80 blocks
  *   site_short_thread  live 20480 B in 640 blocks; total 51200 B, 1600 blocks
  */
+#define _GNU_SOURCE /* pthread_getattr_np */
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -45,6 +53,8 @@
 #define SHORT_ALLOC 100
 #define SHORT_FREE 60
 #define SHORT_SIZE 32
+#define GETATTR_KEEP 16
+#define GETATTR_SIZE 64
 
 /* Single-producer single-consumer ring of blocks waiting to be freed. */
 struct ring {
@@ -199,12 +209,55 @@ static void exit_on_small_stack(void)
 	abort(); /* not reached: the thread ends the process */
 }
 
+/* Ask for this thread's attributes: glibc's pthread_getattr_np allocates
+ * (the main thread's opens /proc/self/maps, every thread's has a CPU set)
+ * while it holds the thread's lock. */
+static void get_own_attributes(void)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+	WL_CHECK(pthread_getattr_np(pthread_self(), &attr) == 0);
+	WL_CHECK(pthread_attr_getstack(&attr, &addr, &size) == 0 && size > 0);
+	WL_CHECK(pthread_attr_destroy(&attr) == 0);
+}
+
+static void *getattr_kept[2][GETATTR_KEEP];
+
+WL_SITE static void site_getattr(int who)
+{
+	for (int i = 0; i < GETATTR_KEEP; i++) {
+		getattr_kept[who][i] = malloc(GETATTR_SIZE);
+		WL_CHECK(getattr_kept[who][i] != NULL);
+	}
+}
+
+static void *getattr_main(void *arg)
+{
+	get_own_attributes();
+	site_getattr(1);
+	return arg;
+}
+
+static void run_getattr(void)
+{
+	get_own_attributes();
+	site_getattr(0);
+	pthread_t th;
+	WL_CHECK(pthread_create(&th, NULL, getattr_main, NULL) == 0);
+	WL_CHECK(pthread_join(th, NULL) == 0);
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
+	/* Before anything that could allocate. */
+	if (argc == 2 && strcmp(argv[1], "getattr") == 0)
+		run_getattr();
 	if (argc < 2 || (strcmp(argv[1], "hold") != 0 && strcmp(argv[1], "exit") != 0 &&
 			 strcmp(argv[1], "exit-small") != 0)) {
-		wl_say("usage: wl_threads hold | exit | exit-small");
+		wl_say("usage: wl_threads hold | exit | exit-small | getattr");
 		return 2;
 	}
 	run();
