@@ -37,6 +37,7 @@
 
 #include "common/strpool.h"
 #include "common/xalloc.h"
+#include "viewer/rustname.h"
 #include "viewer/symbolizer.h"
 
 /* Deepest inline chain kept for one address (innermost frames win). */
@@ -210,10 +211,16 @@ static sym_demangle_fn symbolizer_demangler(struct symbolizer *s)
 	return s->demangle;
 }
 
-/* The interned demangled form of the mangled C++ (or legacy Rust) name
- * RAW, or NULL when it is not one or cannot be demangled. */
+/* The interned demangled form of the mangled C++ or Rust name RAW, or
+ * NULL when it is not one or cannot be demangled. */
 static const char *symbolizer_demangle(struct symbolizer *s, const char *raw)
 {
+	if (raw[0] == '_' && raw[1] == 'R') {
+		char *d = rustname_demangle_v0(raw);
+		const char *r = d != NULL ? symbolizer_intern(s, d, strlen(d)) : NULL;
+		free(d);
+		return r;
+	}
 	if (raw[0] != '_' || raw[1] != 'Z')
 		return NULL;
 	sym_demangle_fn demangle = symbolizer_demangler(s);
@@ -222,8 +229,10 @@ static const char *symbolizer_demangle(struct symbolizer *s, const char *raw)
 	int status = -1;
 	char *d = demangle(raw, NULL, NULL, &status);
 	const char *r = NULL;
-	if (status == 0 && d != NULL)
+	if (status == 0 && d != NULL) {
+		rustname_tidy_legacy(d);
 		r = symbolizer_intern(s, d, strlen(d));
+	}
 	free(d);
 	return r;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "symfix.h"
+#include "viewer/rustname.h"
 #include "viewer/symbolizer.h"
 
 /* Where one loaded object sits, as the agent would describe it. */
@@ -308,6 +309,91 @@ START_TEST(test_cxx_demangle)
 }
 END_TEST
 
+/* TIDY(in, out): rustname_tidy_legacy turns IN (as __cxa_demangle reads a
+ * legacy Rust symbol) into OUT; OUT NULL: left alone. */
+static void tidy_case(const char *in, const char *out)
+{
+	char buf[256];
+	ck_assert_uint_lt(strlen(in), sizeof buf);
+	strcpy(buf, in);
+	bool changed = rustname_tidy_legacy(buf);
+	if (out == NULL) {
+		ck_assert_msg(!changed, "changed: %s", in);
+		ck_assert_str_eq(buf, in);
+	} else {
+		ck_assert_msg(changed, "not changed: %s", in);
+		ck_assert_str_eq(buf, out);
+	}
+}
+
+START_TEST(test_rust_names)
+{
+	tidy_case("m::fill_vecs::h6ae07bb8689dd73a", "m::fill_vecs");
+	tidy_case("alloc::raw_vec::RawVec$LT$T$C$A$GT$::grow_amortized::h778d7dbc4b367aee",
+		  "alloc::raw_vec::RawVec<T,A>::grow_amortized");
+	tidy_case("std::rt::lang_start::_$u7b$$u7b$closure$u7d$$u7d$::h168e94e611939a97",
+		  "std::rt::lang_start::{{closure}}");
+	tidy_case("_$LT$alloc..alloc..Global$u20$as$u20$core..alloc..Allocator$GT$::grow::h0123456789abcdef",
+		  "<alloc::alloc::Global as core::alloc::Allocator>::grow");
+	tidy_case("alloc::slice::_$LT$impl$u20$$u5b$T$u5d$$GT$::repeat::hc69698aaaaaaaaaa",
+		  "alloc::slice::<impl [T]>::repeat");
+	tidy_case("core::ptr::drop_in_place$LT$$RF$mut$u20$$BP$const$u20$u8$GT$::h0000000000000000",
+		  "core::ptr::drop_in_place<&mut *const u8>");
+	/* Unknown escapes and non-ASCII codes stay as they are. */
+	tidy_case("a::$XX$::$u3bb$::h0123456789abcdef", "a::$XX$::$u3bb$");
+	/* Not legacy Rust: no hash, a short one, or not hex. */
+	tidy_case("ns::Cache::insert(int)", NULL);
+	tidy_case("m::f::h6ae07bb8689dd73", NULL);
+	tidy_case("m::f::h6ae07bb8689dd73g", NULL);
+	tidy_case("m::f:h6ae07bb8689dd73a", NULL);
+	tidy_case("h6ae07bb8689dd73a", NULL);
+}
+END_TEST
+
+/* rustname_demangle_v0 reads IN as OUT (NULL: not a name it reads). */
+static void v0_case(const char *in, const char *out)
+{
+	char *d = rustname_demangle_v0(in);
+	if (out == NULL)
+		ck_assert_msg(d == NULL, "read %s as %s", in, d);
+	else
+		ck_assert_msg(d != NULL && strcmp(d, out) == 0, "read %s as %s, not %s", in,
+			      d ? d : "(null)", out);
+	free(d);
+}
+
+/* Names from the standard library of Rust 1.95, as c++filt (binutils
+ * 2.40) reads them, without crate hashes, lifetimes and "::" before
+ * generic arguments. */
+START_TEST(test_rust_v0_names)
+{
+	v0_case("_RNvMs4_NtCslNYArtu3iFV_5alloc7raw_vecNtB5_11RawVecInner15try_allocate_in"
+		"CsduwmD7cSIQq_5gimli",
+		"<alloc::raw_vec::RawVecInner>::try_allocate_in");
+	v0_case("_RNvNtNtCsgEmfK2I1SDS_4core3str5count14do_count_chars",
+		"core::str::count::do_count_chars");
+	v0_case("_RINvNtCsgEmfK2I1SDS_4core3ptr13drop_in_placeINtNtCslNYArtu3iFV_5alloc4sync3Arc"
+		"NtNtNtCsjrHSEGnQ3l9_3std6thread9spawnhook9SpawnHookEEB1k_",
+		"core::ptr::drop_in_place<alloc::sync::Arc<std::thread::spawnhook::SpawnHook>>");
+	/* dyn with an associated type, a unit and a 1-tuple, closures and shims */
+	v0_case("_RNvMs3_NtCslNYArtu3iFV_5alloc7raw_vecINtB5_6RawVecINtNtB7_5boxed3Box"
+		"DINtNtNtCsgEmfK2I1SDS_4core3ops8function5FnMutuEp6OutputINtNtB1c_6result6Result"
+		"uNtNtNtCsjrHSEGnQ3l9_3std2io5error5ErrorENtNtB1c_6marker4SyncNtB32_4SendEL_EE"
+		"8grow_oneB2s_",
+		"<alloc::raw_vec::RawVec<alloc::boxed::Box<dyn core::ops::function::FnMut<(), "
+		"Output = core::result::Result<(), std::io::error::Error>> + core::marker::Sync + "
+		"core::marker::Send>>>::grow_one");
+	v0_case("_RNvNtNtCsjrHSEGnQ3l9_3std2rt7cleanupNCNvB2_7cleanup0", NULL);
+	v0_case("_RNCNvNtCsjrHSEGnQ3l9_3std2rt7cleanup0B5_", "std::rt::cleanup::{closure#0}");
+	/* Truncated, a backref forwards, deep nesting, not v0 at all */
+	v0_case("_RNvNtCsgEmfK2I1SDS_4core3str5coun", NULL);
+	v0_case("_RNvB9_1a", NULL);
+	v0_case("_RIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIIII", NULL);
+	v0_case("_ZN3foo3barE", NULL);
+	v0_case("_R", NULL);
+}
+END_TEST
+
 START_TEST(test_redeclare_and_overlap)
 {
 	struct symbolizer *s = symbolizer_new();
@@ -347,6 +433,8 @@ static Suite *symbolizer_suite(void)
 	tcase_add_test(tc, test_symtab_fallback);
 	tcase_add_test(tc, test_shared_library);
 	tcase_add_test(tc, test_cxx_demangle);
+	tcase_add_test(tc, test_rust_names);
+	tcase_add_test(tc, test_rust_v0_names);
 	tcase_add_test(tc, test_redeclare_and_overlap);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
