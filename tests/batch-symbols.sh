@@ -176,26 +176,40 @@ CT=$(line_of cxx_template wl_batch_cxx.cc)
 CC=$(line_of cxx_ctor wl_batch_cxx.cc)
 CN=$(line_of cxx_main_new wl_batch_cxx.cc)
 CMI=$(line_of cxx_main_insert wl_batch_cxx.cc)
+CR=$(line_of cxx_reserve wl_batch_cxx.cc)
+CV=$(line_of cxx_vector_new wl_batch_cxx.cc)
 # The C++ runtime keeps a block of its own (its emergency exception pool):
 # the tables are filtered to the workload's file.
 expect_text "C++ -g function" \
 	"$(final_of_run "$HT_TMP/cxx-fn.txt" -g function -i '*wl_batch_cxx.cc' --format stats -- "$WL_CXX")" \
 	"ns::Cache::insert(int): size=6144 B, count=3, average=2048 B
+ns::make_numbers(): size=2024 B, count=2, average=1012 B
 double* ns::make_array<double>(unsigned long): size=1600 B, count=2, average=800 B
 ns::Cache::Cache(): size=256 B, count=1, average=256 B
 main: size=64 B, count=1, average=64 B"
 expect_text "C++ -g line" \
 	"$(final_of_run "$HT_TMP/cxx-line.txt" -i '*wl_batch_cxx.cc' -- "$WL_CXX")" \
-	"Top 4 lines
+	"Top 6 lines
 #1: workloads/wl_batch_cxx.cc:$CI: 6.0 KiB
     slots_[used_++] = new char[2048]; // @cxx_insert
-#2: workloads/wl_batch_cxx.cc:$CT: 1.6 KiB
+#2: workloads/wl_batch_cxx.cc:$CR: 2.0 KiB
+    v->reserve(500); // @cxx_reserve
+#3: workloads/wl_batch_cxx.cc:$CT: 1.6 KiB
     T *p = new T[n]; // @cxx_template
-#3: workloads/wl_batch_cxx.cc:$CC: 0.2 KiB
+#4: workloads/wl_batch_cxx.cc:$CC: 0.2 KiB
     index_ = new int[64]; // @cxx_ctor
-#4: workloads/wl_batch_cxx.cc:$CN: 0.1 KiB
+#5: workloads/wl_batch_cxx.cc:$CN: 0.1 KiB
     ns::Cache *c = new ns::Cache; // @cxx_main_new
-Total allocated size: 7.9 KiB"
+#6: workloads/wl_batch_cxx.cc:$CV: 0.0 KiB
+    auto *v = new std::vector<int>; // @cxx_vector_new
+Total allocated size: 9.9 KiB"
+# The vector's buffer is allocated by libstdc++'s templates, compiled into
+# the workload (frames in <bits/new_allocator.h>, <vector>): as system
+# frames they are skipped, and it is charged to the reserve() call above.
+# Without that, the row is the header's line.
+expect_eq "C++ --no-skip-system: the vector's buffer charged to libstdc++'s header" \
+	"$(final_of_run "$HT_TMP/cxx-nosys.txt" --no-skip-system -k 'operator new*' --format stats -- "$WL_CXX" |
+		grep -c '^bits/new_allocator.h:[0-9]*: size=2000 B, count=1,' || true)" 1
 expect_text "C++ traceback of insert" \
 	"$(final_of_run "$HT_TMP/cxx-tb.txt" -g traceback -i 'ns::Cache::insert*' -- "$WL_CXX" | sed -n 1,6p)" \
 	"Top 1 tracebacks
@@ -210,7 +224,7 @@ expect_text "C++ patterns on demangled names: -i 'ns::Cache::*'" \
 ns::Cache::Cache(): size=256 B, count=1, average=256 B"
 expect_text "C++ -k 'ns::Cache::insert*': charged to main's call" \
 	"$(final_of_run "$HT_TMP/cxx-k.txt" -k 'ns::Cache::insert*' -i '*wl_batch_cxx.cc' -x '*make_array*' \
-		-x 'ns::Cache::Cache*' --format stats -- "$WL_CXX")" \
+		-x 'ns::Cache::Cache*' -x 'ns::make_numbers*' --format stats -- "$WL_CXX")" \
 	"workloads/wl_batch_cxx.cc:$CMI: size=6144 B, count=3, average=2048 B
 workloads/wl_batch_cxx.cc:$CN: size=64 B, count=1, average=64 B"
 ht_run "$HT_TMP/cxx.json" -b --format json -g function -i '*make_array*' -- "$WL_CXX"

@@ -42,6 +42,17 @@ static const char *const system_prefixes[] = {
 	"libc++abi.so",
 };
 
+/* Sources of the C++ and Rust standard libraries, whose code is compiled
+ * into the program (templates, inline functions, Rust's statically linked
+ * std): a frame there is a system frame too, wherever its module.  The
+ * libraries' headers (libstdc++, libc++), libstdc++'s own sources, and the
+ * paths Rust's std is built under: rustup's toolchains (and their vendored
+ * crates), and distributions' (/usr/src/rustc-VERSION/ on Debian). */
+static const char *const system_sources[] = {
+	"*/include/c++/*", "*/libstdc++-v3/*", "/rustc/*", "/rust/deps/*",
+	"/cargo/registry/*", "*/rustc-[0-9]*/library/*", "*/rustc-[0-9]*/vendor/*",
+};
+
 static const char *const group_names[] = {
 	[GROUP_LINE] = "line", [GROUP_FUNCTION] = "function", [GROUP_FILE] = "file",
 	[GROUP_MODULE] = "module", [GROUP_TRACEBACK] = "traceback",
@@ -255,6 +266,10 @@ enum { SET_SKIP, SET_EXCLUDE, SET_INCLUDE, NSETS };
 #define FLAG_BASE 2u /* ... or its basename */
 #define FLAG_SYSTEM_KNOWN (1u << (3 * NSETS))
 #define FLAG_SYSTEM (1u << (3 * NSETS + 1))
+#define FLAG_SOURCE_KNOWN (1u << (3 * NSETS + 2))
+#define FLAG_SOURCE (1u << (3 * NSETS + 3))
+#define FLAG_FUNCTION_KNOWN (1u << (3 * NSETS + 4))
+#define FLAG_FUNCTION (1u << (3 * NSETS + 5))
 
 struct model {
 	/* Every key met since the cache was last reset, in order of first
@@ -497,11 +512,54 @@ static int str_system(struct model *m, uint32_t id)
 	return (m->flags[id] & FLAG_SYSTEM) != 0;
 }
 
+/* Functions of the C++ and Rust standard libraries, for frames without a
+ * source file (Rust's std is shipped without line tables for much of it):
+ * "std::", "core::", "alloc::", also inside impl brackets ("<alloc::raw_vec
+ * ::RawVecInner>::try_allocate_in"). */
+static const char *const system_namespaces[] = { "std::", "core::", "alloc::" };
+
+/* Is function ID one of a standard library? */
+static int str_system_function(struct model *m, uint32_t id)
+{
+	if (id == 0)
+		return 0;
+	if (!(m->flags[id] & FLAG_FUNCTION_KNOWN)) {
+		unsigned bits = FLAG_FUNCTION_KNOWN;
+		const char *s = m->strs[id];
+		while (*s == '<')
+			s++;
+		for (size_t i = 0; i < sizeof system_namespaces / sizeof system_namespaces[0]; i++)
+			if (strncmp(s, system_namespaces[i], strlen(system_namespaces[i])) == 0)
+				bits |= FLAG_FUNCTION;
+		m->flags[id] |= (uint16_t)bits;
+	}
+	return (m->flags[id] & FLAG_FUNCTION) != 0;
+}
+
+/* Is file ID a source of a standard library? */
+static int str_system_source(struct model *m, uint32_t id)
+{
+	if (id == 0)
+		return 0;
+	if (!(m->flags[id] & FLAG_SOURCE_KNOWN)) {
+		unsigned bits = FLAG_SOURCE_KNOWN;
+		for (size_t i = 0; i < sizeof system_sources / sizeof system_sources[0]; i++)
+			if (fnmatch(system_sources[i], m->strs[id], 0) == 0)
+				bits |= FLAG_SOURCE;
+		m->flags[id] |= (uint16_t)bits;
+	}
+	return (m->flags[id] & FLAG_SOURCE) != 0;
+}
+
 /* --- attribution and filters --------------------------------------------- */
 
 static int is_system(struct model *m, const struct heap_frame *f)
 {
-	return str_system(m, str_id(m, f->module));
+	if (str_system(m, str_id(m, f->module)))
+		return 1;
+	if (f->file != NULL)
+		return str_system_source(m, str_id(m, f->file));
+	return str_system_function(m, str_id(m, f->function));
 }
 
 /* Does a pattern of SET match the function, the file (full path or

@@ -6,8 +6,10 @@
  * rows.
  *
  * Attribution: the attributed frame of a stack is its first frame, innermost
- * first, that is not skipped.  Skipped are frames in system objects (the C
- * library, the C++ runtime, libgcc, libm, the dynamic loader, the agent)
+ * first, that is not skipped.  Skipped are system frames (in the C library,
+ * the C++ runtime, libgcc, libm, the dynamic loader or the agent, or in the
+ * sources of the C++ or Rust standard library compiled into the program,
+ * or, without a source file, in their std::, core:: or alloc:: functions)
  * while skip_system is on and a frame outside them exists further out, and
  * frames matching a skip pattern.  When every frame would be skipped, the
  * innermost frame is the attributed one.

@@ -331,6 +331,72 @@ START_TEST(test_skip_system)
 }
 END_TEST
 
+/* Frames in the sources of the C++ and Rust standard libraries, compiled
+ * into the program, are system frames too, wherever their module. */
+START_TEST(test_skip_system_sources)
+{
+	struct heap *h = heap_empty();
+	/* libstdc++'s templates inlined into the program. */
+	ADD(h, 2000, 1, FR("operator new", NULL, 0, LIBCXX),
+	    FR("allocate", "/usr/include/c++/12/bits/new_allocator.h", 137, APP),
+	    FR("reserve", "/usr/include/c++/12/bits/vector.tcc", 72, APP),
+	    FR("numbers", "/src/n.cc", 7, APP), FR("main", "/src/main.cc", 2, APP));
+	/* libc++'s, and libstdc++ linked in statically. */
+	ADD(h, 1000, 1, FR("allocate", "/usr/lib/llvm-14/include/c++/v1/__memory/allocator.h", 9, APP),
+	    FR("operator new", "../../../../libstdc++-v3/libsupc++/new_op.cc", 50, APP),
+	    FR("cache", "/src/cache.cc", 3, APP));
+	/* Rust's std from rustup, its vendored crates, and Debian's. */
+	ADD(h, 500, 1, FR("alloc", "/rustc/0123abcd/library/alloc/src/alloc.rs", 95, APP),
+	    FR("grow", "/rust/deps/hashbrown-0.16.1/src/raw/mod.rs", 1, APP),
+	    FR("insert", "/cargo/registry/src/index/hashbrown-0.12.3/src/map.rs", 2, APP),
+	    FR("fill", "/src/main.rs", 3, APP));
+	ADD(h, 250, 1, FR("alloc", "/usr/src/rustc-1.63.0/library/alloc/src/alloc.rs", 89, APP),
+	    FR("do_alloc", "/usr/src/rustc-1.63.0/vendor/hashbrown/src/raw/alloc.rs", 11, APP),
+	    FR("fill", "/src/main.rs", 4, APP));
+	/* Only look like them: a project's own include/, library/ or deps. */
+	ADD(h, 125, 1, FR("make", "/src/include/cxx/make.h", 1, APP),
+	    FR("user", "/src/user.cc", 1, APP));
+	ADD(h, 60, 1, FR("make", "/home/me/rustc/library/alloc.rs", 2, APP),
+	    FR("user", "/src/user.cc", 2, APP));
+	ADD(h, 30, 1, FR("parse", "/home/me/.cargo/registry/src/x/serde-1.0/src/de.rs", 3, APP),
+	    FR("user", "/src/user.cc", 3, APP));
+	/* Entirely standard library: the innermost frame. */
+	ADD(h, 15, 1, FR("alloc", "/rustc/0123abcd/library/alloc/src/alloc.rs", 95, APP),
+	    FR("init", "/rustc/0123abcd/library/std/src/rt.rs", 1, APP));
+	/* Without a source file, by the function's namespace. */
+	ADD(h, 8, 1, FR("<alloc::raw_vec::RawVecInner>::try_allocate_in", NULL, 0, APP),
+	    FR("alloc::raw_vec::RawVec<u32>::with_capacity", NULL, 0, APP),
+	    FR("core::ptr::write", NULL, 0, APP), FR("std::thread::spawn", NULL, 0, APP),
+	    FR("stdx::keep", NULL, 0, APP), FR("main", NULL, 0, APP));
+	ADD(h, 4, 1, FR("std::vector<int>::_M_realloc_insert", NULL, 0, APP),
+	    FR("mystd::core::grow", NULL, 0, APP));
+
+	struct model *m = model_new();
+	struct model_options o = opts(GROUP_LINE);
+	compute(m, &o, h, NULL);
+	ck_assert_uint_eq(model_row_count(m), 10);
+	CK_ROW(m, 0, "/src/n.cc:7", 2000, 1);
+	CK_ROW(m, 1, "/src/cache.cc:3", 1000, 1);
+	CK_ROW(m, 2, "/src/main.rs:3", 500, 1);
+	CK_ROW(m, 3, "/src/main.rs:4", 250, 1);
+	CK_ROW(m, 4, "/src/include/cxx/make.h:1", 125, 1);
+	CK_ROW(m, 5, "/home/me/rustc/library/alloc.rs:2", 60, 1);
+	CK_ROW(m, 6, "/home/me/.cargo/registry/src/x/serde-1.0/src/de.rs:3", 30, 1);
+	CK_ROW(m, 7, "/rustc/0123abcd/library/alloc/src/alloc.rs:95", 15, 1);
+	CK_ROW(m, 8, APP ":stdx::keep", 8, 1);
+	CK_ROW(m, 9, APP ":mystd::core::grow", 4, 1);
+
+	o.skip_system = 0;
+	compute(m, &o, h, NULL);
+	CK_ROW(m, 0, LIBCXX ":operator new", 2000, 1);
+	CK_ROW(m, 1, "/usr/lib/llvm-14/include/c++/v1/__memory/allocator.h:9", 1000, 1);
+	CK_ROW(m, 2, "/rustc/0123abcd/library/alloc/src/alloc.rs:95", 515, 2);
+	CK_ROW(m, 3, "/usr/src/rustc-1.63.0/library/alloc/src/alloc.rs:89", 250, 1);
+	model_free(m);
+	heap_free(h);
+}
+END_TEST
+
 START_TEST(test_skip_patterns)
 {
 	struct heap *h = heap_empty();
@@ -1198,6 +1264,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_group_function_file_module);
 	tcase_add_test(tc, test_group_traceback);
 	tcase_add_test(tc, test_skip_system);
+	tcase_add_test(tc, test_skip_system_sources);
 	tcase_add_test(tc, test_skip_patterns);
 	tcase_add_test(tc, test_filters);
 	tcase_add_test(tc, test_cumulative);

@@ -2,17 +2,22 @@
  * wl_batch_cxx: C++ allocations in a namespace, a class (constructor and
  * method) and a function template, for the demangled names of the batch
  * output.  operator new is in libstdc++, so each block is charged to the
- * function that wrote `new` (tests find the lines by the marker comments).
- * Live at exit (exit 0):
+ * function that wrote `new` (tests find the lines by the marker comments);
+ * the buffer of a std::vector, allocated by libstdc++'s templates compiled
+ * in here, to the line that asked for it.  Live at exit (exit 0):
  *
  *   function                                  what                   size  blocks
  *   ns::Cache::insert(int)                    3 x new char[2048]     6144     3
+ *   ns::make_numbers()                        reserve(500) of a
+ *                                             std::vector<int>       2000     1
+ *                                             new std::vector<int>     24     1
  *   double* ns::make_array<double>(unsigned long)
  *                                             2 x new double[100]    1600     2
  *   ns::Cache::Cache()                        new int[64]             256     1
  *   (the Cache object itself: new ns::Cache in main, 64 B in 1 block)
  */
 #include <cstddef>
+#include <vector>
 
 #include "wl.h"
 
@@ -49,6 +54,13 @@ template <typename T> WL_SITE T *make_array(std::size_t n)
 	return p;
 }
 
+WL_SITE std::vector<int> *make_numbers()
+{
+	auto *v = new std::vector<int>; // @cxx_vector_new
+	v->reserve(500); // @cxx_reserve
+	return v;
+}
+
 } // namespace ns
 
 static void *held[8];
@@ -63,5 +75,6 @@ int main()
 	held[0] = c;
 	held[1] = ns::make_array<double>(100); // @cxx_main_template
 	held[2] = ns::make_array<double>(100);
+	held[4] = ns::make_numbers();
 	return held[3] != nullptr;
 }

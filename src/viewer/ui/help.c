@@ -33,7 +33,8 @@ static const char *const column_help[][2] = {
 	{ "AVG", "average size of a live block" },
 	{ "ALLOCATED", "bytes ever allocated at the site since the program started (churn)" },
 	{ "LOCATION", "dir/file.c:line of the attributed frame: the first frame outside the "
-		      "C library and runtimes (the file, or the module, when grouped so)" },
+		      "C library, the runtimes and the C++ and Rust standard libraries (the "
+		      "file, or the module, when grouped so)" },
 	{ "FUNCTION", "the attributed frame's function" },
 };
 

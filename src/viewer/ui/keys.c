@@ -41,7 +41,7 @@ static const struct binding {
 	{ { 'f', KEYS_FN(KEY_F(4)) }, "f F4", NULL, KEYS_OPEN_FILTERS,
 	  "the filter list: switch filters on and off, remove those added here", "Filters" },
 	{ { 'S' }, "S", live_toggle_skip_system, 0,
-	  "skip frames in the C library and the runtimes (on by default) or not", NULL },
+	  "skip frames in the C library, the runtimes and the standard libraries (on by default) or not", NULL },
 	{ { 'a' }, "a", live_toggle_all_frames, 0,
 	  "filters test every frame of a stack, or the attributed frame only", NULL },
 	{ { 'g' }, "g", live_group_next, 0,
