@@ -51,6 +51,17 @@ err "-p 0" 2 "pid: expected a process id, got '0' " -b -p 0
 err "no program" 2 "no program to run " -b
 err "-p and a program" 2 "-p and a program to run exclude each other\$" -b -p 1 -- "$WL_BATCH" run
 err "--demo and a program" 2 "--demo and a program to run exclude each other\$" -b --demo -- "$WL_BATCH" run
+# The agent of a running process was set up when it started.
+err "-p --sample" 2 "-p watches a process whose agent is already set up; --sample applies only to a program heaptop launches " \
+	-b --sample 1M -p 1
+err "-p then --unwind" 2 "-p watches a process whose agent is already set up; --unwind applies only to a program heaptop launches " \
+	-b -p 1 --unwind fp
+err "-p --depth" 2 "-p watches a process whose agent is already set up; --depth applies only to a program heaptop launches " -b --depth 8 -p 1
+err "-p --output" 2 "-p watches a process whose agent is already set up; --output applies only to a program heaptop launches " -b -p 1 --output x
+# ...but a configuration file may set them for the programs it launches.
+printf '[agent]\nsample = 512K\ndepth = 32\nunwind = fp\n' >"$HT_TMP/agent.ini"
+err "-p with [agent] settings in the configuration" 1 "no heaptop agent at .*is process 1 running with the agent\\?" \
+	-b --config "$HT_TMP/agent.ini" -p 1
 err "--base without report" 2 "--base belongs to 'heaptop report'\$" -b --base x -- "$WL_BATCH" run
 err "report without a file" 2 "report needs a snapshot file\$" report
 err "report with two files" 2 "report takes one snapshot file\$" report a b

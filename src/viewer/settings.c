@@ -638,6 +638,26 @@ static int positional(struct settings *s, int argc, char **argv, char **cause)
 	return 0;
 }
 
+/* The long name of option CH, with its dashes, for messages. */
+static const char *option_name(int ch, char shortname[3])
+{
+	for (const struct option *o = long_options; ch >= 256 && o->name; o++)
+		if (o->val == ch)
+			return o->name;
+	shortname[0] = '-';
+	shortname[1] = (char)ch;
+	shortname[2] = '\0';
+	return shortname;
+}
+
+/* Options that set up a launched program (the agent's settings, its
+ * output), which a process already running with its agent (-p) has no use
+ * for. */
+static int launch_only(int ch)
+{
+	return ch == OPT_DEPTH || ch == OPT_SAMPLE || ch == OPT_UNWIND || ch == OPT_OUTPUT;
+}
+
 /* Options of a run (its tables over time, the agent's settings, the
  * program's output) that a report of one snapshot file has no use for. */
 static int report_ignores(int ch)
@@ -668,7 +688,7 @@ int settings_load(struct settings *s, int argc, char **argv, char **cause)
 		argc--;
 	}
 	enum settings_mode mode = s->mode;
-	int ch;
+	int ch, launched = 0; /* the first launch-only option given */
 	/* report takes its file anywhere; a program's own options must not be
 	 * read as ours, so elsewhere options stop at the first non-option. */
 	const char *opts = mode == MODE_REPORT ? ":" SHORT_OPTIONS : "+:" SHORT_OPTIONS;
@@ -692,22 +712,30 @@ int settings_load(struct settings *s, int argc, char **argv, char **cause)
 			*cause = xstrdup("report reads a snapshot file; -p and --demo do not apply");
 			return -1;
 		}
+		char shortname[3];
 		if (mode == MODE_REPORT && report_ignores(ch)) {
-			char shortname[3] = { '-', (char)ch, '\0' };
-			const char *name = shortname;
-			for (const struct option *o = long_options; ch >= 256 && o->name; o++)
-				if (o->val == ch)
-					name = o->name;
 			*cause = xasprintf("report prints one table from a file; %s%s does not "
-					   "apply (see heaptop --help)", ch >= 256 ? "--" : "", name);
+					   "apply (see heaptop --help)", ch >= 256 ? "--" : "",
+					   option_name(ch, shortname));
 			return -1;
 		}
+		if (launch_only(ch) && !launched)
+			launched = ch;
 		if (apply_option(s, ch, optarg, cause) < 0) {
 			char *c = *cause;
 			*cause = xasprintf("%s (see heaptop --help)", c);
 			free(c);
 			return -1;
 		}
+	}
+	/* Given on the command line only: a configuration file may set them
+	 * for the programs heaptop launches. */
+	if (s->mode == MODE_PID && launched) {
+		char shortname[3];
+		*cause = xasprintf("-p watches a process whose agent is already set up; %s%s "
+				   "applies only to a program heaptop launches (see heaptop --help)",
+				   launched >= 256 ? "--" : "", option_name(launched, shortname));
+		return -1;
 	}
 	return positional(s, argc, argv, cause);
 }
