@@ -202,9 +202,10 @@ ht_run "$HT_TMP/base.txt" report --format stats --base "$HT_TMP/steps3.htsnap" "
 expect_eq "report --base: exit status" "$HT_RC" 0
 expect_match "report --base: header (the newer snapshot's)" "$(head -n 1 "$HT_TMP/base.txt")" \
 	"^# live at exit \\(status 0\\): pid [0-9]+ $WL_BATCH steps 10, $date_re, live 46\\.7 KiB in 47 blocks, peak 46\\.7 KiB\$"
+# Sorted by the change, as --diff is.
 expect_text "report --base, stats" "$(body "$HT_TMP/base.txt")" \
-	"workloads/wl_batch.c:$A: size=16.0 KiB (+0 B), count=4 (+0), average=4096 B
-workloads/wl_batch.c:$G: size=10.0 KiB (+7168 B), count=10 (+7), average=1024 B
+	"workloads/wl_batch.c:$G: size=10.0 KiB (+7168 B), count=10 (+7), average=1024 B
+workloads/wl_batch.c:$A: size=16.0 KiB (+0 B), count=4 (+0), average=4096 B
 workloads/wl_batch.c:$C: size=8000 B (+0 B), count=1 (+0), average=8000 B
 workloads/wl_batch_util.c:$XM: size=5900 B (+0 B), count=5 (+0), average=1180 B
 workloads/wl_batch_util.c:$UA: size=3200 B (+0 B), count=5 (+0), average=640 B
@@ -212,6 +213,11 @@ workloads/wl_batch_util.c:$UC: size=1800 B (+0 B), count=2 (+0), average=900 B
 workloads/wl_batch.c:$R: size=1024 B (+0 B), count=4 (+0), average=256 B
 workloads/wl_batch.c:$B: size=1000 B (+0 B), count=10 (+0), average=100 B
 workloads/wl_batch.c:$S: size=300 B (+0 B), count=6 (+0), average=50 B"
+ht_run "$HT_TMP/base-size.txt" report --format stats -s size -l 2 --base "$HT_TMP/steps3.htsnap" \
+	"$HT_TMP/steps10.htsnap"
+expect_text "report --base -s size: sorted by size" "$(body "$HT_TMP/base-size.txt")" \
+	"workloads/wl_batch.c:$A: size=16.0 KiB (+0 B), count=4 (+0), average=4096 B
+workloads/wl_batch.c:$G: size=10.0 KiB (+7168 B), count=10 (+7), average=1024 B"
 ht_run "$HT_TMP/base.pretty" report -s delta -l 2 --base "$HT_TMP/steps3.htsnap" "$HT_TMP/steps10.htsnap"
 expect_text "report --base -s delta, pretty" "$(body "$HT_TMP/base.pretty")" \
 	"Top 2 lines

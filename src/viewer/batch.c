@@ -36,9 +36,9 @@ static void printer_init(struct printer *p, const struct settings *s)
 {
 	*p = (struct printer){ .s = s };
 	settings_model_options(s, &p->opts, &p->include, &p->exclude, &p->skip);
-	/* --diff: the tables are sorted by the change (heaptop(1)), as the live
-	 * view sorts its diff mode. */
-	if (s->diff)
+	/* --diff and report --base: the tables are sorted by the change unless
+	 * -s says otherwise (heaptop(1)), as the live view sorts its diff mode. */
+	if ((s->diff || s->base_file) && !s->sort_given)
 		p->opts.sort = SORT_DELTA;
 	p->model = model_new();
 	p->lc = settings_linecache(s);

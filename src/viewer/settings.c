@@ -112,6 +112,7 @@ static int set_sort(struct settings *s, const char *v, char **cause)
 	if (k < 0)
 		return bad(cause, "sort", v, "size, count, average, allocated or delta");
 	s->sort = (enum model_sort)k;
+	s->sort_given = 1;
 	return 0;
 }
 

@@ -45,6 +45,7 @@ struct settings {
 
 	enum model_group group;
 	enum model_sort sort;
+	int sort_given;           /* sort set by -s or the configuration */
 	int reverse, cumulative, all_frames, skip_system;
 	struct strv include, exclude, skip; /* from the command line */
 	struct named_filter *filters;       /* from the configuration */
