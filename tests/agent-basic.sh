@@ -90,6 +90,16 @@ check_globals "$HT_TMP/final-exit.txt"
 leftover=$(find "$HT_TMP" -type f ! -name '*.snap' ! -name '*.txt' ! -name '*.pid')
 expect_eq "files left besides snapshots (atomic rename)" "${leftover:-none}" none
 
+echo "== quick_exit: the same, after the program's at_quick_exit handlers"
+rc=0
+run_traced "$wl" quick_exit 4 || rc=$?
+expect_eq "wl_basic quick_exit 4 status" "$rc" 4
+snap_final "$RUN_PID" "$HT_TMP/final-quick.txt"
+expect_eq "quick_exit: exit_status" "$(header_field exit_status "$HT_TMP/final-quick.txt")" 4
+check_sites "$HT_TMP/final-quick.txt" live
+expect_eq "quick_exit: the program's handler's block" \
+	"$(site_live site_quick_exit "$HT_TMP/final-quick.txt")" 123/1
+
 echo "== HEAPTOP_DEPTH=1 keeps one frame per stack"
 # ht-snapshot expands a pc into its inline frames, so with one pc the stack
 # of site_malloc (noinline, calling malloc itself) is exactly site_malloc,

@@ -323,6 +323,22 @@ static void at_exit(int status, void *arg)
 	hooks_busy(-1);
 }
 
+/* quick_exit(3) runs the at_quick_exit handlers, this one last (the agent
+ * registered it before the program could), then _Exit from inside the C
+ * library, where the agent's _Exit does not see it: the status comes from
+ * the agent's quick_exit. */
+static int quick_exit_status;
+
+void agent_quick_exit(int status)
+{
+	__atomic_store_n(&quick_exit_status, status, __ATOMIC_RELAXED);
+}
+
+static void at_quick_exit_last(void)
+{
+	at_exit(__atomic_load_n(&quick_exit_status, __ATOMIC_RELAXED), NULL);
+}
+
 void agent_process_init(void)
 {
 	start_ns = realtime_ns();
@@ -331,6 +347,7 @@ void agent_process_init(void)
 	read_cmdline();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	on_exit(at_exit, NULL);
+	at_quick_exit(at_quick_exit_last);
 	server_start(agent_settings.socket);
 }
 

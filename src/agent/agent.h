@@ -80,6 +80,8 @@ void agent_say(const char *s, size_t len);
 /* Lifecycle, in agent.c, called by hooks.c. */
 void agent_process_init(void);
 void agent_write_final(int status);
+/* The program called quick_exit(STATUS). */
+void agent_quick_exit(int status);
 /* Time the agent started in this process (CLOCK_REALTIME ns). */
 uint64_t agent_start_ns(void);
 

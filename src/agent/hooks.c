@@ -63,6 +63,7 @@ static struct {
 	void *(*pvalloc)(size_t);
 	void (*exit)(int) __attribute__((noreturn));
 	void (*Exit)(int) __attribute__((noreturn));
+	void (*quick_exit)(int) __attribute__((noreturn));
 	int (*getattr)(pthread_t, pthread_attr_t *);
 } real;
 
@@ -126,6 +127,7 @@ static void resolve(void)
 		real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
 		real.exit = dlsym(RTLD_NEXT, "_exit");
 		real.Exit = dlsym(RTLD_NEXT, "_Exit");
+		real.quick_exit = dlsym(RTLD_NEXT, "quick_exit");
 		real.getattr = dlsym(RTLD_NEXT, "pthread_getattr_np");
 		__atomic_store_n(&resolve_state, RESOLVED, __ATOMIC_RELEASE);
 	}
@@ -829,6 +831,17 @@ EXPORT void _exit(int status)
 EXPORT void _Exit(int status)
 {
 	resolve();
+	exit_now(status, real.Exit);
+}
+
+/* Only to keep the status for the live-at-exit snapshot, which the
+ * agent's at_quick_exit handler writes. */
+EXPORT void quick_exit(int status)
+{
+	resolve();
+	agent_quick_exit(status);
+	if (real.quick_exit)
+		real.quick_exit(status);
 	exit_now(status, real.Exit);
 }
 

@@ -3,6 +3,10 @@
  *
  *   wl_basic hold         allocate; "ready"; wait; free all; "ready"; wait; exit 0
  *   wl_basic exit [N]     allocate and exit(N) with every block still live
+ *   wl_basic quick_exit [N]
+ *                         the same with quick_exit(N), whose handler (the
+ *                         program's at_quick_exit) keeps 123 bytes more
+ *                         (site_quick_exit)
  *   wl_basic check        self-checks, allocate, free all, exit 0
  *   wl_basic churn SECS   "ready", then allocate and free for SECS seconds
  *                         from many distinct stacks; exit 0
@@ -427,9 +431,18 @@ static int closefds(double seconds)
 
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | check | churn SECONDS | deep | "
+	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | check | "
+	       "churn SECONDS | deep | "
 	       "closefds SECONDS");
 	return 2;
+}
+
+static void *quick_kept;
+
+WL_SITE static void site_quick_exit(void)
+{
+	quick_kept = malloc(123);
+	WL_CHECK(quick_kept != NULL);
 }
 
 int main(int argc, char **argv)
@@ -459,6 +472,9 @@ int main(int argc, char **argv)
 		wl_wait();
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(argc > 2 ? atoi(argv[2]) : 0);
+	} else if (strcmp(argv[1], "quick_exit") == 0) {
+		WL_CHECK(at_quick_exit(site_quick_exit) == 0);
+		quick_exit(argc > 2 ? atoi(argv[2]) : 0);
 	} else if (strcmp(argv[1], "check") == 0) {
 		free_all();
 	} else {
