@@ -857,6 +857,147 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 	return r;
 }
 
+/*
+ * C++ operator new and delete.  libstdc++'s and libc++'s call malloc and
+ * free, where the hooks count their blocks; but an allocator that brings
+ * its own (jemalloc, tcmalloc) serves new and delete without them, and a
+ * C++ program linked with one had none of its objects counted.  So the
+ * agent defines them too: where the next definition is libstdc++'s or
+ * libc++'s it jumps there, leaving the stack as it was; otherwise it
+ * records the block around the call, like the hooks above.
+ */
+enum {
+	NW, NW_NT, NW_AL, NW_AL_NT, NA, NA_NT, NA_AL, NA_AL_NT,
+	DL, DL_NT, DL_SZ, DL_AL, DL_AL_NT, DL_SZ_AL,
+	DA, DA_NT, DA_SZ, DA_AL, DA_AL_NT, DA_SZ_AL, CXX_OPS
+};
+static const char *const cxx_names[CXX_OPS] = {
+	"_Znwm", "_ZnwmRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+	"_ZnwmSt11align_val_tRKSt9nothrow_t",
+	"_Znam", "_ZnamRKSt9nothrow_t", "_ZnamSt11align_val_t",
+	"_ZnamSt11align_val_tRKSt9nothrow_t",
+	"_ZdlPv", "_ZdlPvRKSt9nothrow_t", "_ZdlPvm", "_ZdlPvSt11align_val_t",
+	"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdlPvmSt11align_val_t",
+	"_ZdaPv", "_ZdaPvRKSt9nothrow_t", "_ZdaPvm", "_ZdaPvSt11align_val_t",
+	"_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvmSt11align_val_t",
+};
+enum { CXX_UNKNOWN, CXX_PASS, CXX_TRACED };
+static int cxx_mode;
+static void *cxx_next[CXX_OPS];
+
+/* Whether the object defining FN is a C++ runtime whose new calls malloc. */
+static int runtime_of_malloc(void *fn)
+{
+	Dl_info info;
+	if (!fn || !dladdr(fn, &info) || !info.dli_fname)
+		return 1;
+	const char *base = strrchr(info.dli_fname, '/');
+	base = base ? base + 1 : info.dli_fname;
+	return strncmp(base, "libstdc++.so", 12) == 0 || strncmp(base, "libc++.so", 9) == 0 ||
+	       strncmp(base, "libc++abi.so", 12) == 0;
+}
+
+static __attribute__((noinline)) void cxx_resolve(void)
+{
+	ts.busy++;
+	lock_acquire(&init_lock);
+	if (cxx_mode == CXX_UNKNOWN) {
+		for (int i = 0; i < CXX_OPS; i++)
+			cxx_next[i] = dlsym(RTLD_NEXT, cxx_names[i]);
+		__atomic_store_n(&cxx_mode, runtime_of_malloc(cxx_next[NW]) ? CXX_PASS : CXX_TRACED,
+				 __ATOMIC_RELEASE);
+	}
+	lock_release(&init_lock);
+	ts.busy--;
+}
+
+/* The next definition of operator I, resolved on first use. */
+static inline void *cxx_op(int i)
+{
+	if (__builtin_expect(__atomic_load_n(&cxx_mode, __ATOMIC_ACQUIRE) == CXX_UNKNOWN, 0))
+		cxx_resolve();
+	return cxx_next[i];
+}
+
+/* Busy for the scope of a variable, also when new throws through it (the
+ * agent is built with -fexceptions for this cleanup). */
+static void busy_end(int *unused)
+{
+	(void)unused;
+	ts.busy--;
+}
+#define BUSY_SCOPE int busy_scope_ __attribute__((cleanup(busy_end), unused)) = ts.busy++
+
+/* operator new of SIZE bytes through the next one, which may throw; the
+ * exported function only jumps, so that passing through leaves no frame. */
+#define NEW_OP(name, op, params, args, size)                                       \
+	static __attribute__((noinline)) void *name##_traced params                \
+	{                                                                          \
+		void *(*next) params = cxx_next[op], *p;                            \
+		{                                                                  \
+			BUSY_SCOPE;                                                \
+			p = next args;                                             \
+		}                                                                  \
+		record_alloc(p, size);                                             \
+		return p;                                                          \
+	}                                                                          \
+	EXPORT void *name params;                                                  \
+	EXPORT void *name params                                                   \
+	{                                                                          \
+		void *(*next) params = cxx_op(op);                                  \
+		if (cxx_mode == CXX_PASS)                                          \
+			return next args;                                          \
+		return name##_traced args;                                         \
+	}
+/* operator delete of P through the next one, likewise. */
+#define DELETE_OP(name, op, params, args)                                          \
+	static __attribute__((noinline)) void name##_traced params                 \
+	{                                                                          \
+		void (*next) params = cxx_next[op];                                 \
+		int saved_errno = errno;                                           \
+		struct ptrmap_rec r;                                               \
+		forget(p, &r);                                                     \
+		errno = saved_errno;                                               \
+		next args;                                                         \
+	}                                                                          \
+	EXPORT void name params;                                                   \
+	EXPORT void name params                                                    \
+	{                                                                          \
+		void (*next) params = cxx_op(op);                                   \
+		if (cxx_mode == CXX_PASS)                                          \
+			next args;                                                 \
+		else                                                               \
+			name##_traced args;                                        \
+	}
+
+typedef const void *nothrow_ref; /* const std::nothrow_t & */
+typedef size_t align_val;        /* std::align_val_t */
+
+NEW_OP(_Znwm, NW, (size_t n), (n), n)
+NEW_OP(_ZnwmRKSt9nothrow_t, NW_NT, (size_t n, nothrow_ref t), (n, t), n)
+NEW_OP(_ZnwmSt11align_val_t, NW_AL, (size_t n, align_val a), (n, a), n)
+NEW_OP(_ZnwmSt11align_val_tRKSt9nothrow_t, NW_AL_NT, (size_t n, align_val a, nothrow_ref t),
+       (n, a, t), n)
+NEW_OP(_Znam, NA, (size_t n), (n), n)
+NEW_OP(_ZnamRKSt9nothrow_t, NA_NT, (size_t n, nothrow_ref t), (n, t), n)
+NEW_OP(_ZnamSt11align_val_t, NA_AL, (size_t n, align_val a), (n, a), n)
+NEW_OP(_ZnamSt11align_val_tRKSt9nothrow_t, NA_AL_NT, (size_t n, align_val a, nothrow_ref t),
+       (n, a, t), n)
+DELETE_OP(_ZdlPv, DL, (void *p), (p))
+DELETE_OP(_ZdlPvRKSt9nothrow_t, DL_NT, (void *p, nothrow_ref t), (p, t))
+DELETE_OP(_ZdlPvm, DL_SZ, (void *p, size_t n), (p, n))
+DELETE_OP(_ZdlPvSt11align_val_t, DL_AL, (void *p, align_val a), (p, a))
+DELETE_OP(_ZdlPvSt11align_val_tRKSt9nothrow_t, DL_AL_NT, (void *p, align_val a, nothrow_ref t),
+	  (p, a, t))
+DELETE_OP(_ZdlPvmSt11align_val_t, DL_SZ_AL, (void *p, size_t n, align_val a), (p, n, a))
+DELETE_OP(_ZdaPv, DA, (void *p), (p))
+DELETE_OP(_ZdaPvRKSt9nothrow_t, DA_NT, (void *p, nothrow_ref t), (p, t))
+DELETE_OP(_ZdaPvm, DA_SZ, (void *p, size_t n), (p, n))
+DELETE_OP(_ZdaPvSt11align_val_t, DA_AL, (void *p, align_val a), (p, a))
+DELETE_OP(_ZdaPvSt11align_val_tRKSt9nothrow_t, DA_AL_NT, (void *p, align_val a, nothrow_ref t),
+	  (p, a, t))
+DELETE_OP(_ZdaPvmSt11align_val_t, DA_SZ_AL, (void *p, size_t n, align_val a), (p, n, a))
+
 __attribute__((constructor)) static void hooks_init(void)
 {
 	main_thread = pthread_self();
