@@ -51,6 +51,17 @@ wl_rust::keep_boxes: size=192 B, count=3, average=64 B
 wl_rust::keep_text: size=100 B, count=1, average=100 B"
 done
 
+# Without debug information (a release build): functions only, std's
+# frames found by their names.
+rustc -C opt-level=3 -o "$HT_TMP/wl_rust_release" "$WL_SRC/wl_rust.rs"
+expect_text "release build: functions" \
+	"$(final_of_run "$HT_TMP/fn-release.txt" -g function -i 'wl_rust::*' \
+		-x 'wl_rust::main' --format stats -- "$HT_TMP/wl_rust_release")" \
+	"wl_rust::keep_numbers: size=2000 B, count=1, average=2000 B
+wl_rust::thread_numbers: size=800 B, count=1, average=800 B
+wl_rust::keep_boxes: size=192 B, count=3, average=64 B
+wl_rust::keep_text: size=100 B, count=1, average=100 B"
+
 # Without skipping system frames the blocks are charged to Rust's own
 # allocation code (library/alloc/src/alloc.rs), none to the program's lines.
 final_of_run "$HT_TMP/nosys.txt" --no-skip-system --format stats -- "$HT_TMP/wl_rust2" \

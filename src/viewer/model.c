@@ -513,10 +513,37 @@ static int str_system(struct model *m, uint32_t id)
 }
 
 /* Functions of the C++ and Rust standard libraries, for frames without a
- * source file (Rust's std is shipped without line tables for much of it):
- * "std::", "core::", "alloc::", also inside impl brackets ("<alloc::raw_vec
- * ::RawVecInner>::try_allocate_in"). */
-static const char *const system_namespaces[] = { "std::", "core::", "alloc::" };
+ * source file (Rust's std is shipped without line tables for much of it,
+ * and programs are built without -g): C++'s std::, Rust's std::, core::,
+ * alloc:: and the crates Rust's std is built with. */
+static const char *const system_namespaces[] = {
+	"std::", "core::", "alloc::", "hashbrown::", "gimli::", "addr2line::",
+	"miniz_oxide::", "rustc_demangle::", "std_detect::",
+};
+
+/* Does the function NAME start in a system namespace?  The namespace may
+ * follow a return type ("void std::vector<int>::_M_realloc_insert<...>
+ * (...)") or impl brackets ("<alloc::raw_vec::RawVecInner>::grow"). */
+static int system_function_name(const char *name)
+{
+	int depth = 0;
+	for (const char *p = name; *p != '\0' && !(*p == '(' && depth == 0); p++) {
+		if (*p == '<')
+			depth++;
+		else if (*p == '>' && depth > 0)
+			depth--;
+		/* Names start at the beginning, after a space at the top level
+		 * (a return type) or after leading impl brackets. */
+		int start = p == name || (depth == 0 && p[-1] == ' ') ||
+			    (p[-1] == '<' && strspn(name, "<") == (size_t)(p - name));
+		if (!start)
+			continue;
+		for (size_t i = 0; i < sizeof system_namespaces / sizeof system_namespaces[0]; i++)
+			if (strncmp(p, system_namespaces[i], strlen(system_namespaces[i])) == 0)
+				return 1;
+	}
+	return 0;
+}
 
 /* Is function ID one of a standard library? */
 static int str_system_function(struct model *m, uint32_t id)
@@ -525,12 +552,8 @@ static int str_system_function(struct model *m, uint32_t id)
 		return 0;
 	if (!(m->flags[id] & FLAG_FUNCTION_KNOWN)) {
 		unsigned bits = FLAG_FUNCTION_KNOWN;
-		const char *s = m->strs[id];
-		while (*s == '<')
-			s++;
-		for (size_t i = 0; i < sizeof system_namespaces / sizeof system_namespaces[0]; i++)
-			if (strncmp(s, system_namespaces[i], strlen(system_namespaces[i])) == 0)
-				bits |= FLAG_FUNCTION;
+		if (system_function_name(m->strs[id]))
+			bits |= FLAG_FUNCTION;
 		m->flags[id] |= (uint16_t)bits;
 	}
 	return (m->flags[id] & FLAG_FUNCTION) != 0;

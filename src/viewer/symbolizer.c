@@ -226,8 +226,15 @@ static const char *symbolizer_demangle(struct symbolizer *s, const char *raw)
 	sym_demangle_fn demangle = symbolizer_demangler(s);
 	if (demangle == NULL)
 		return NULL;
+	/* LLVM's suffix for local symbols made global (ThinLTO, Rust's
+	 * codegen units), which __cxa_demangle does not read. */
+	char *cut = NULL;
+	const char *llvm = strstr(raw, ".llvm.");
+	if (llvm != NULL)
+		raw = cut = xstrndup(raw, (size_t)(llvm - raw));
 	int status = -1;
 	char *d = demangle(raw, NULL, NULL, &status);
+	free(cut);
 	const char *r = NULL;
 	if (status == 0 && d != NULL) {
 		rustname_tidy_legacy(d);

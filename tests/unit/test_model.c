@@ -370,11 +370,22 @@ START_TEST(test_skip_system_sources)
 	    FR("stdx::keep", NULL, 0, APP), FR("main", NULL, 0, APP));
 	ADD(h, 4, 1, FR("std::vector<int>::_M_realloc_insert", NULL, 0, APP),
 	    FR("mystd::core::grow", NULL, 0, APP));
+	/* After a return type, in nested impl brackets, a crate of Rust's std;
+	 * not in a template argument or a parameter. */
+	ADD(h, 2, 1,
+	    FR("void std::vector<std::string>::_M_realloc_insert<std::string>(int, std::string&&)",
+	       NULL, 0, APP),
+	    FR("<<std::sync::once::Once>::call_once<f>::{closure#0} as core::ops::FnOnce<()>>::call_once",
+	       NULL, 0, APP),
+	    FR("hashbrown::raw::RawTable<T,A>::reserve_rehash", NULL, 0, APP),
+	    FR("Cache<std::string>::add(std::string const&)", NULL, 0, APP),
+	    FR("main", NULL, 0, APP));
+	ADD(h, 1, 1, FR("grow(std::vector<int>&)", NULL, 0, APP), FR("main", NULL, 0, APP));
 
 	struct model *m = model_new();
 	struct model_options o = opts(GROUP_LINE);
 	compute(m, &o, h, NULL);
-	ck_assert_uint_eq(model_row_count(m), 10);
+	ck_assert_uint_eq(model_row_count(m), 12);
 	CK_ROW(m, 0, "/src/n.cc:7", 2000, 1);
 	CK_ROW(m, 1, "/src/cache.cc:3", 1000, 1);
 	CK_ROW(m, 2, "/src/main.rs:3", 500, 1);
@@ -385,6 +396,8 @@ START_TEST(test_skip_system_sources)
 	CK_ROW(m, 7, "/rustc/0123abcd/library/alloc/src/alloc.rs:95", 15, 1);
 	CK_ROW(m, 8, APP ":stdx::keep", 8, 1);
 	CK_ROW(m, 9, APP ":mystd::core::grow", 4, 1);
+	CK_ROW(m, 10, APP ":Cache<std::string>::add(std::string const&)", 2, 1);
+	CK_ROW(m, 11, APP ":grow(std::vector<int>&)", 1, 1);
 
 	o.skip_system = 0;
 	compute(m, &o, h, NULL);
