@@ -33,3 +33,18 @@ snap_final "$WL_PID" "$HT_TMP/final.txt"
 # Blocks of the unloaded module: freed before dlclose, so nothing live
 # whatever name their stacks get now.
 expect_eq "at exit: plugin blocks live" "$(site_live plugin_alloc "$HT_TMP/final.txt")" 0/0
+
+# A plugin's leak: blocks it allocated, still held after dlclose.  Their
+# stacks name an object that is gone; the live-at-exit file (read by a
+# viewer that never saw the object loaded) must still describe it.
+for p in "$plugin" "$HT_WORKLOADS/.libs/libwl_plugin_cxx.so"; do
+	name=$(basename "$p")
+	echo "== leak through $name, then dlclose"
+	rc=0
+	run_traced "$wl" "$p" leak || rc=$?
+	expect_eq "$name leak: exit status" "$rc" 0
+	snap_final "$RUN_PID" "$HT_TMP/leak-$name.txt" --frames
+	expect_eq "$name leak: plugin_alloc live" "$(site_live plugin_alloc "$HT_TMP/leak-$name.txt")" 2400/4
+	expect_true "$name leak: plugin_alloc's frame is in $name, unloaded" \
+		grep -q "^  frame plugin_alloc .* ${name//./\\.}\$" "$HT_TMP/leak-$name.txt"
+done

@@ -64,6 +64,7 @@ static struct {
 	void (*exit)(int) __attribute__((noreturn));
 	void (*Exit)(int) __attribute__((noreturn));
 	void (*quick_exit)(int) __attribute__((noreturn));
+	int (*dlclose)(void *);
 	int (*getattr)(pthread_t, pthread_attr_t *);
 } real;
 
@@ -128,6 +129,7 @@ static void resolve(void)
 		real.exit = dlsym(RTLD_NEXT, "_exit");
 		real.Exit = dlsym(RTLD_NEXT, "_Exit");
 		real.quick_exit = dlsym(RTLD_NEXT, "quick_exit");
+		real.dlclose = dlsym(RTLD_NEXT, "dlclose");
 		real.getattr = dlsym(RTLD_NEXT, "pthread_getattr_np");
 		__atomic_store_n(&resolve_state, RESOLVED, __ATOMIC_RELEASE);
 	}
@@ -845,6 +847,26 @@ EXPORT void quick_exit(int status)
 	exit_now(status, real.Exit);
 }
 
+static void cxx_forget(void);
+
+/* Only to remember the object it unloads (see modules_closed); the
+ * destructors it runs allocate and free as the program does. */
+EXPORT int dlclose(void *handle)
+{
+	resolve();
+	if (!real.dlclose)
+		return -1;
+	struct retired_module m;
+	int closing = __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE) && modules_closing(handle, &m);
+	uint32_t before = modules_generation();
+	int r = real.dlclose(handle);
+	if (modules_generation() != before)
+		cxx_forget();
+	if (closing && r == 0)
+		modules_closed(&m);
+	return r;
+}
+
 /* Only to know when a thread is in it (see find_stack_bounds). */
 EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 {
@@ -897,13 +919,33 @@ static int runtime_of_malloc(void *fn)
 	       strncmp(base, "libc++abi.so", 12) == 0;
 }
 
+/* The definition of operator NAME after ours: in the global scope, or in
+ * a C++ runtime that a library loaded with RTLD_LOCAL brought in (a C
+ * program such as python3 loading a C++ module: the module's references
+ * reach the agent's operators, the runtime is in no global scope). */
+static void *cxx_find(const char *name)
+{
+	static const char *const runtimes[] = { "libstdc++.so.6", "libc++.so.1",
+						"libc++abi.so.1" };
+	void *f = dlsym(RTLD_NEXT, name);
+	for (size_t i = 0; !f && i < sizeof runtimes / sizeof runtimes[0]; i++) {
+		void *h = dlopen(runtimes[i], RTLD_LAZY | RTLD_NOLOAD);
+		if (h) {
+			f = dlsym(h, name);
+			real.dlclose(h); /* NOLOAD took a reference */
+		}
+	}
+	return f;
+}
+
 static __attribute__((noinline)) void cxx_resolve(void)
 {
 	ts.busy++;
+	resolve();
 	lock_acquire(&init_lock);
 	if (cxx_mode == CXX_UNKNOWN) {
 		for (int i = 0; i < CXX_OPS; i++)
-			cxx_next[i] = dlsym(RTLD_NEXT, cxx_names[i]);
+			__atomic_store_n(&cxx_next[i], cxx_find(cxx_names[i]), __ATOMIC_RELAXED);
 		__atomic_store_n(&cxx_mode, runtime_of_malloc(cxx_next[NW]) ? CXX_PASS : CXX_TRACED,
 				 __ATOMIC_RELEASE);
 	}
@@ -911,12 +953,34 @@ static __attribute__((noinline)) void cxx_resolve(void)
 	ts.busy--;
 }
 
+/* An object was unloaded, maybe the runtime the operators went to: find
+ * them again at the next call. */
+static void cxx_forget(void)
+{
+	lock_acquire(&init_lock);
+	__atomic_store_n(&cxx_mode, CXX_UNKNOWN, __ATOMIC_RELEASE);
+	lock_release(&init_lock);
+}
+
+static __attribute__((noreturn, noinline)) void cxx_missing(int i)
+{
+	static const char msg[] = "heaptop agent: no definition of a C++ operator new or "
+				  "delete to call: ";
+	agent_say(msg, sizeof msg - 1);
+	agent_say(cxx_names[i], strlen(cxx_names[i]));
+	agent_say("\n", 1);
+	abort();
+}
+
 /* The next definition of operator I, resolved on first use. */
 static inline void *cxx_op(int i)
 {
 	if (__builtin_expect(__atomic_load_n(&cxx_mode, __ATOMIC_ACQUIRE) == CXX_UNKNOWN, 0))
 		cxx_resolve();
-	return cxx_next[i];
+	void *f = __atomic_load_n(&cxx_next[i], __ATOMIC_RELAXED);
+	if (__builtin_expect(f == NULL, 0))
+		cxx_missing(i);
+	return f;
 }
 
 /* Busy for the scope of a variable, also when new throws through it (the
@@ -933,7 +997,7 @@ static void busy_end(int *unused)
 #define NEW_OP(name, op, params, args, size)                                       \
 	static __attribute__((noinline)) void *name##_traced params                \
 	{                                                                          \
-		void *(*next) params = cxx_next[op], *p;                            \
+		void *(*next) params = cxx_op(op), *p;                              \
 		{                                                                  \
 			BUSY_SCOPE;                                                \
 			p = next args;                                             \
@@ -953,7 +1017,7 @@ static void busy_end(int *unused)
 #define DELETE_OP(name, op, params, args)                                          \
 	static __attribute__((noinline)) void name##_traced params                 \
 	{                                                                          \
-		void (*next) params = cxx_next[op];                                 \
+		void (*next) params = cxx_op(op);                                   \
 		int saved_errno = errno;                                           \
 		struct ptrmap_rec r;                                               \
 		forget(p, &r);                                                     \

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/lock.h"
+#include "agent/mem.h"
 #include "agent/modules.h"
 
 static char exe_path[HT_MAX_STR];
@@ -140,6 +142,129 @@ static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+/*
+ * Objects unloaded with dlclose.  The stacks of blocks they allocated still
+ * hold their addresses (a plugin's leak outlives the plugin), and a viewer
+ * that connects later must still be able to name them: MODULES sends them
+ * after the loaded objects, for as long as no loaded object, nor one
+ * unloaded later, overlaps them.  Entries are written once, then published
+ * by the count; at most RETIRED_MAX, the same object at the same address
+ * once.
+ */
+#define RETIRED_MAX 64
+
+static struct retired_module *retired; /* RETIRED_MAX entries, mapped on first use */
+static unsigned nretired;       /* published entries */
+static int retired_lock;        /* between writers */
+
+struct find_base {
+	uintptr_t bias;
+	struct retired_module *out;
+	int found;
+};
+
+static int find_base_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct find_base *f = data;
+	if (info->dlpi_addr != f->bias || !info->dlpi_name || !info->dlpi_name[0])
+		return 0;
+	uintptr_t lo, hi;
+	load_range(info, &lo, &hi);
+	if (lo >= hi)
+		return 0;
+	struct retired_module *r = f->out;
+	if (r) {
+		size_t id_len;
+		const uint8_t *id = build_id(info, &id_len);
+		r->bias = info->dlpi_addr;
+		r->lo = lo;
+		r->hi = hi;
+		r->path_len = (uint16_t)strnlen(info->dlpi_name, HT_MAX_STR);
+		memcpy(r->path, info->dlpi_name, r->path_len);
+		r->id_len = (uint16_t)id_len;
+		memcpy(r->id, id, id_len);
+	}
+	f->found = 1;
+	return 1;
+}
+
+int modules_closing(void *handle, struct retired_module *m)
+{
+	struct link_map *lm = handle; /* glibc's handles are link maps */
+	if (!handle || !lm->l_name || !lm->l_name[0])
+		return 0;
+	struct find_base f = { lm->l_addr, m, 0 };
+	dl_iterate_phdr(find_base_cb, &f);
+	return f.found;
+}
+
+static int overlaps(uint64_t lo1, uint64_t hi1, uint64_t lo2, uint64_t hi2)
+{
+	return lo1 < hi2 && lo2 < hi1;
+}
+
+void modules_closed(const struct retired_module *r)
+{
+	struct find_base f = { r->bias, NULL, 0 };
+	dl_iterate_phdr(find_base_cb, &f);
+	if (f.found)
+		return; /* still loaded: another handle holds it */
+	lock_acquire(&retired_lock);
+	unsigned n = __atomic_load_n(&nretired, __ATOMIC_RELAXED);
+	int known = 0;
+	for (unsigned i = 0; i < n && !known; i++)
+		known = retired[i].bias == r->bias && retired[i].lo == r->lo &&
+			retired[i].hi == r->hi && retired[i].path_len == r->path_len &&
+			memcmp(retired[i].path, r->path, r->path_len) == 0;
+	if (!known && n < RETIRED_MAX && (retired || (retired = mem_map(RETIRED_MAX * sizeof *retired)))) {
+		retired[n] = *r;
+		__atomic_store_n(&nretired, n + 1, __ATOMIC_RELEASE);
+	}
+	lock_release(&retired_lock);
+}
+
+struct overlap {
+	uint64_t lo, hi;
+	int found;
+};
+
+static int overlap_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct overlap *o = data;
+	uintptr_t lo, hi;
+	load_range(info, &lo, &hi);
+	if (lo < hi && overlaps(lo, hi, o->lo, o->hi)) {
+		o->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Append the unloaded objects that nothing loaded since has replaced. */
+static void encode_retired(struct encode_state *st)
+{
+	unsigned n = __atomic_load_n(&nretired, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n && st->count < HT_MAX_MODULES; i++) {
+		const struct retired_module *r = &retired[i];
+		int later = 0;
+		for (unsigned j = i + 1; j < n && !later; j++)
+			later = overlaps(r->lo, r->hi, retired[j].lo, retired[j].hi);
+		struct overlap o = { r->lo, r->hi, 0 };
+		if (!later)
+			dl_iterate_phdr(overlap_cb, &o);
+		if (later || o.found)
+			continue;
+		ht_put_u64(st->w, r->bias);
+		ht_put_u64(st->w, r->lo);
+		ht_put_u64(st->w, r->hi);
+		ht_put_u16(st->w, r->path_len);
+		ht_put_u16(st->w, r->id_len);
+		ht_put_bytes(st->w, r->path, r->path_len);
+		ht_put_bytes(st->w, r->id, r->id_len);
+		st->count++;
+	}
+}
+
 void modules_encode(struct ht_writer *w)
 {
 	size_t off = ht_frame_begin(w, HT_MSG_MODULES);
@@ -148,6 +273,7 @@ void modules_encode(struct ht_writer *w)
 	ht_put_u32(w, 0);
 	struct encode_state st = { w, 0, 1 };
 	dl_iterate_phdr(encode_cb, &st);
+	encode_retired(&st);
 	ht_patch_u32(w, count_at, st.count);
 	ht_frame_end(w, off);
 }

@@ -18,4 +18,17 @@ const char *modules_exe(void);
 /* True when PC lies in the agent's own code. */
 int modules_in_agent(uintptr_t pc);
 
+/* An object dlclose may unload, copied before it does. */
+struct retired_module {
+	uint64_t bias, lo, hi;
+	uint16_t path_len, id_len;
+	uint8_t id[HT_MAX_BUILD_ID];
+	char path[HT_MAX_STR];
+};
+/* Before dlclose(HANDLE): copy the object it names into *M; 0 when none. */
+int modules_closing(void *handle, struct retired_module *m);
+/* After it: when *M is no longer loaded, keep it for MODULES (the stacks
+ * of blocks it allocated still hold its addresses). */
+void modules_closed(const struct retired_module *m);
+
 #endif

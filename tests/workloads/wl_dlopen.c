@@ -13,6 +13,13 @@
  *
  * so the site plugin_alloc holds 3500 B in 5 blocks at the first ready
  * point and 2700 B in 3 blocks at the second.  Exits 0.
+ *
+ *   wl_dlopen PLUGIN.so leak
+ *
+ * Loads PLUGIN.so (RTLD_LOCAL), has plugin_alloc make 4 x 600 B, unloads
+ * it and exits 0 with the blocks still held: a plugin's leak, whose stacks
+ * name an object that is gone.  PLUGIN.so may be the C++ one, whose C++
+ * runtime is then in no global scope (this program is C).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -62,13 +69,33 @@ static void round_trip(const char *path, int round, int n, size_t size)
 	WL_CHECK(dlclose(handle) == 0);
 }
 
+static void *leaked[4];
+
+static int leak(const char *path)
+{
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		wl_say("dlopen: %s", dlerror());
+		return 1;
+	}
+	plugin_alloc_fn *alloc = (plugin_alloc_fn *)dlsym(handle, "plugin_alloc");
+	WL_CHECK(alloc != NULL);
+	alloc(leaked, 4, 600);
+	for (int i = 0; i < 4; i++)
+		WL_CHECK(leaked[i] != NULL);
+	WL_CHECK(dlclose(handle) == 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t churn;
 
 	wl_watchdog(WL_WATCHDOG_SECONDS);
+	if (argc == 3 && strcmp(argv[2], "leak") == 0)
+		return leak(argv[1]);
 	if (argc != 2) {
-		wl_say("usage: wl_dlopen PLUGIN.so");
+		wl_say("usage: wl_dlopen PLUGIN.so [leak]");
 		return 2;
 	}
 	WL_CHECK(pthread_create(&churn, NULL, site_dl_churn, NULL) == 0);
