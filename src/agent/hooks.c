@@ -903,9 +903,13 @@ static const char *const cxx_names[CXX_OPS] = {
 	"_ZdaPv", "_ZdaPvRKSt9nothrow_t", "_ZdaPvm", "_ZdaPvSt11align_val_t",
 	"_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvmSt11align_val_t",
 };
-enum { CXX_UNKNOWN, CXX_PASS, CXX_TRACED };
-static int cxx_mode;
-static void *cxx_next[CXX_OPS];
+static void *cxx_next[CXX_OPS]; /* the definitions after the agent's */
+/* Where each operator goes: the next definition, or the agent's function
+ * that records the block around it; until looked up, a function that looks
+ * it up first (defined below). */
+static void *cxx_jump[CXX_OPS];
+static int cxx_resolved;
+static void *const cxx_first[CXX_OPS];
 
 /* Whether the object defining FN is a C++ runtime whose new calls malloc. */
 static int runtime_of_malloc(void *fn)
@@ -938,27 +942,14 @@ static void *cxx_find(const char *name)
 	return f;
 }
 
-static __attribute__((noinline)) void cxx_resolve(void)
-{
-	ts.busy++;
-	resolve();
-	lock_acquire(&init_lock);
-	if (cxx_mode == CXX_UNKNOWN) {
-		for (int i = 0; i < CXX_OPS; i++)
-			__atomic_store_n(&cxx_next[i], cxx_find(cxx_names[i]), __ATOMIC_RELAXED);
-		__atomic_store_n(&cxx_mode, runtime_of_malloc(cxx_next[NW]) ? CXX_PASS : CXX_TRACED,
-				 __ATOMIC_RELEASE);
-	}
-	lock_release(&init_lock);
-	ts.busy--;
-}
-
-/* An object was unloaded, maybe the runtime the operators went to: find
- * them again at the next call. */
+/* An object was unloaded, maybe the runtime the operators went to: look
+ * them up again at the next call. */
 static void cxx_forget(void)
 {
 	lock_acquire(&init_lock);
-	__atomic_store_n(&cxx_mode, CXX_UNKNOWN, __ATOMIC_RELEASE);
+	for (int i = 0; i < CXX_OPS; i++)
+		__atomic_store_n(&cxx_jump[i], cxx_first[i], __ATOMIC_RELEASE);
+	cxx_resolved = 0;
 	lock_release(&init_lock);
 }
 
@@ -972,15 +963,12 @@ static __attribute__((noreturn, noinline)) void cxx_missing(int i)
 	abort();
 }
 
-/* The next definition of operator I, resolved on first use. */
-static inline void *cxx_op(int i)
+static __attribute__((noinline)) void *cxx_slow(int i);
+
+/* Where operator I goes: one load and a jump, no frame. */
+static inline void *cxx_target(int i)
 {
-	if (__builtin_expect(__atomic_load_n(&cxx_mode, __ATOMIC_ACQUIRE) == CXX_UNKNOWN, 0))
-		cxx_resolve();
-	void *f = __atomic_load_n(&cxx_next[i], __ATOMIC_RELAXED);
-	if (__builtin_expect(f == NULL, 0))
-		cxx_missing(i);
-	return f;
+	return __atomic_load_n(&cxx_jump[i], __ATOMIC_ACQUIRE);
 }
 
 /* Busy for the scope of a variable, also when new throws through it (the
@@ -993,11 +981,12 @@ static void busy_end(int *unused)
 #define BUSY_SCOPE int busy_scope_ __attribute__((cleanup(busy_end), unused)) = ts.busy++
 
 /* operator new of SIZE bytes through the next one, which may throw; the
- * exported function only jumps, so that passing through leaves no frame. */
+ * exported function only jumps (to it, or to this), so that passing
+ * through leaves no frame. */
 #define NEW_OP(name, op, params, args, size)                                       \
 	static __attribute__((noinline)) void *name##_traced params                \
 	{                                                                          \
-		void *(*next) params = cxx_op(op), *p;                              \
+		void *(*next) params = cxx_next[op], *p;                            \
 		{                                                                  \
 			BUSY_SCOPE;                                                \
 			p = next args;                                             \
@@ -1005,33 +994,38 @@ static void busy_end(int *unused)
 		record_alloc(p, size);                                             \
 		return p;                                                          \
 	}                                                                          \
+	static __attribute__((noinline)) void *name##_first params                 \
+	{                                                                          \
+		void *(*to) params = cxx_slow(op);                                  \
+		return to args;                                                    \
+	}                                                                          \
 	EXPORT void *name params;                                                  \
 	EXPORT void *name params                                                   \
 	{                                                                          \
-		void *(*next) params = cxx_op(op);                                  \
-		if (cxx_mode == CXX_PASS)                                          \
-			return next args;                                          \
-		return name##_traced args;                                         \
+		void *(*to) params = cxx_target(op);                                \
+		return to args;                                                    \
 	}
 /* operator delete of P through the next one, likewise. */
 #define DELETE_OP(name, op, params, args)                                          \
 	static __attribute__((noinline)) void name##_traced params                 \
 	{                                                                          \
-		void (*next) params = cxx_op(op);                                   \
+		void (*next) params = cxx_next[op];                                 \
 		int saved_errno = errno;                                           \
 		struct ptrmap_rec r;                                               \
 		forget(p, &r);                                                     \
 		errno = saved_errno;                                               \
 		next args;                                                         \
 	}                                                                          \
+	static __attribute__((noinline)) void name##_first params                  \
+	{                                                                          \
+		void (*to) params = cxx_slow(op);                                   \
+		to args;                                                           \
+	}                                                                          \
 	EXPORT void name params;                                                   \
 	EXPORT void name params                                                    \
 	{                                                                          \
-		void (*next) params = cxx_op(op);                                   \
-		if (cxx_mode == CXX_PASS)                                          \
-			next args;                                                 \
-		else                                                               \
-			name##_traced args;                                        \
+		void (*to) params = cxx_target(op);                                 \
+		to args;                                                           \
 	}
 
 typedef const void *nothrow_ref; /* const std::nothrow_t & */
@@ -1061,6 +1055,52 @@ DELETE_OP(_ZdaPvSt11align_val_t, DA_AL, (void *p, align_val a), (p, a))
 DELETE_OP(_ZdaPvSt11align_val_tRKSt9nothrow_t, DA_AL_NT, (void *p, align_val a, nothrow_ref t),
 	  (p, a, t))
 DELETE_OP(_ZdaPvmSt11align_val_t, DA_SZ_AL, (void *p, size_t n, align_val a), (p, n, a))
+
+
+#define CXX_ALL(suffix)                                                            \
+	[NW] = _Znwm##suffix, [NW_NT] = _ZnwmRKSt9nothrow_t##suffix,                \
+	[NW_AL] = _ZnwmSt11align_val_t##suffix,                                    \
+	[NW_AL_NT] = _ZnwmSt11align_val_tRKSt9nothrow_t##suffix,                   \
+	[NA] = _Znam##suffix, [NA_NT] = _ZnamRKSt9nothrow_t##suffix,                \
+	[NA_AL] = _ZnamSt11align_val_t##suffix,                                    \
+	[NA_AL_NT] = _ZnamSt11align_val_tRKSt9nothrow_t##suffix,                   \
+	[DL] = _ZdlPv##suffix, [DL_NT] = _ZdlPvRKSt9nothrow_t##suffix,              \
+	[DL_SZ] = _ZdlPvm##suffix, [DL_AL] = _ZdlPvSt11align_val_t##suffix,         \
+	[DL_AL_NT] = _ZdlPvSt11align_val_tRKSt9nothrow_t##suffix,                  \
+	[DL_SZ_AL] = _ZdlPvmSt11align_val_t##suffix,                               \
+	[DA] = _ZdaPv##suffix, [DA_NT] = _ZdaPvRKSt9nothrow_t##suffix,              \
+	[DA_SZ] = _ZdaPvm##suffix, [DA_AL] = _ZdaPvSt11align_val_t##suffix,         \
+	[DA_AL_NT] = _ZdaPvSt11align_val_tRKSt9nothrow_t##suffix,                  \
+	[DA_SZ_AL] = _ZdaPvmSt11align_val_t##suffix
+static void *const cxx_first[CXX_OPS] = { CXX_ALL(_first) };
+static void *cxx_jump[CXX_OPS] = { CXX_ALL(_first) };
+static void *const cxx_traced[CXX_OPS] = { CXX_ALL(_traced) };
+
+/* Look every operator up: where the next new is libstdc++'s or libc++'s,
+ * which call malloc, each goes straight there; otherwise to the agent's
+ * function around it. */
+static __attribute__((noinline)) void *cxx_slow(int i)
+{
+	ts.busy++;
+	resolve();
+	lock_acquire(&init_lock);
+	if (!cxx_resolved) {
+		for (int k = 0; k < CXX_OPS; k++)
+			cxx_next[k] = cxx_find(cxx_names[k]);
+		int pass = runtime_of_malloc(cxx_next[NW]);
+		for (int k = 0; k < CXX_OPS; k++)
+			if (cxx_next[k])
+				__atomic_store_n(&cxx_jump[k], pass ? cxx_next[k] : cxx_traced[k],
+						 __ATOMIC_RELEASE);
+		cxx_resolved = 1;
+	}
+	void *f = cxx_next[i] ? cxx_jump[i] : NULL;
+	lock_release(&init_lock);
+	ts.busy--;
+	if (!f)
+		cxx_missing(i);
+	return f;
+}
 
 __attribute__((constructor)) static void hooks_init(void)
 {
