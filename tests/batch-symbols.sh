@@ -170,6 +170,16 @@ expect_text "bare: -g module" \
 	"$(final_of_run "$HT_TMP/bare-mod.txt" -g module --format stats -- "$d/wl_bare" run)" \
 	"wl_bare: size=36.7 KiB, count=37, average=1016 B"
 
+echo "== C++ at -O2: inlined functions without a linkage name (wl_inline_cxx)"
+# Two helper() in different anonymous namespaces and two lambdas' operator()
+# keep rows of their own, named with their scopes.
+expect_text "C++ -O2 -g function" \
+	"$(final_of_run "$HT_TMP/cxx-inl.txt" -g function --format stats -- "$HT_WORKLOADS/wl_inline_cxx")" \
+	"f2()::(anonymous class)::operator(): size=2000 B, count=1, average=2000 B
+f1()::(anonymous class)::operator(): size=1000 B, count=1, average=1000 B
+x::(anonymous namespace)::helper: size=400 B, count=1, average=400 B
+(anonymous namespace)::helper: size=300 B, count=1, average=300 B"
+
 echo "== C++: demangled names (wl_batch_cxx)"
 CI=$(line_of cxx_insert wl_batch_cxx.cc)
 CT=$(line_of cxx_template wl_batch_cxx.cc)

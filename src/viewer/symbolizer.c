@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -119,9 +120,10 @@ struct sym_slot {
 
 /* What a memoized raw string was turned into. */
 enum sym_memo_mode {
-	SYM_MEMO_PLAIN,    /* interned as is */
-	SYM_MEMO_DEMANGLE, /* demangled and interned, or NULL */
-	SYM_MEMO_FILE,     /* joined to its compilation directory and interned */
+	SYM_MEMO_PLAIN,     /* interned as is */
+	SYM_MEMO_DEMANGLE,  /* demangled and interned, or NULL */
+	SYM_MEMO_FILE,      /* joined to its compilation directory and interned */
+	SYM_MEMO_QUALIFIED, /* a DIE (by address): its name with its scopes */
 };
 
 /* Memo slot: a raw libdw string (by address) to its interned form. */
@@ -607,15 +609,90 @@ static bool symbolizer_is_function(int tag)
 	       tag == DW_TAG_entry_point;
 }
 
-/* A DIE's function name: the demangled linkage name, which qualifies C++
- * names (ns::Class::method(int)), else DW_AT_name.  Both are looked up
- * through DW_AT_abstract_origin and DW_AT_specification. */
-static const char *symbolizer_die_name(struct symbolizer *s, Dwarf_Die *die)
+static const char *symbolizer_linkage_name(Dwarf_Die *die)
 {
 	Dwarf_Attribute attr;
 	const char *linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
 	if (linkage == NULL)
 		linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	return linkage;
+}
+
+static bool symbolizer_is_cxx(Dwarf_Die *die)
+{
+	Dwarf_Die cu;
+	if (dwarf_diecu(die, &cu, NULL, NULL) == NULL)
+		return false;
+	int lang = dwarf_srclang(&cu);
+	return lang == DW_LANG_C_plus_plus || lang == DW_LANG_C_plus_plus_03 ||
+	       lang == DW_LANG_C_plus_plus_11 || lang == DW_LANG_C_plus_plus_14;
+}
+
+/*
+ * The name NAME of a C++ function DIE that has no linkage name (functions
+ * in anonymous namespaces, lambdas' operator(), as GCC describes them),
+ * with the scopes of the DIE that declares it: "(anonymous
+ * namespace)::helper", "f1()::<lambda(int)>::operator()" instead of two
+ * functions merged under one bare name.  Memoized by that DIE.
+ */
+static const char *symbolizer_qualified(struct symbolizer *s, Dwarf_Die *die, const char *name)
+{
+	Dwarf_Die decl = *die, next;
+	Dwarf_Attribute attr;
+	for (int k = 0; k < 8 && !dwarf_hasattr(&decl, DW_AT_name); k++) {
+		if (dwarf_formref_die(dwarf_attr(&decl, DW_AT_abstract_origin, &attr), &next) == NULL &&
+		    dwarf_formref_die(dwarf_attr(&decl, DW_AT_specification, &attr), &next) == NULL)
+			break;
+		decl = next;
+	}
+	const char *key = (const char *)decl.addr;
+	struct sym_memo *slot = symbolizer_memo_slot(s, key, SYM_MEMO_QUALIFIED);
+	if (slot->key != 0)
+		return slot->value;
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes_die(&decl, &scopes);
+	char buf[1024];
+	size_t len = 0;
+	/* scopes[0] is DECL, scopes[n - 1] its unit. */
+	for (int i = n - 2; i >= 1; i--) {
+		int tag = dwarf_tag(&scopes[i]);
+		const char *part = NULL;
+		if (tag == DW_TAG_namespace)
+			part = dwarf_diename(&scopes[i]) ? dwarf_diename(&scopes[i]) : "(anonymous namespace)";
+		else if (tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+			 tag == DW_TAG_union_type)
+			part = dwarf_diename(&scopes[i]) ? dwarf_diename(&scopes[i]) : "(anonymous class)";
+		else if (tag == DW_TAG_subprogram) {
+			const char *l = symbolizer_linkage_name(&scopes[i]);
+			part = l ? symbolizer_memo(s, l, true) : NULL;
+			if (part == NULL)
+				part = dwarf_diename(&scopes[i]);
+		}
+		if (part == NULL)
+			continue;
+		int w = snprintf(buf + len, sizeof buf - len, "%s::", part);
+		if (w < 0 || (size_t)w >= sizeof buf - len)
+			break;
+		len += (size_t)w;
+	}
+	free(scopes);
+	const char *v = NULL;
+	if (len > 0 && len + strlen(name) < sizeof buf) {
+		memcpy(buf + len, name, strlen(name) + 1);
+		v = symbolizer_intern(s, buf, strlen(buf));
+	}
+	/* The slot may have moved while the scopes' names were memoized. */
+	slot = symbolizer_memo_slot(s, key, SYM_MEMO_QUALIFIED);
+	symbolizer_memo_fill(s, slot, key, SYM_MEMO_QUALIFIED, v);
+	return v;
+}
+
+/* A DIE's function name: the demangled linkage name, which qualifies C++
+ * names (ns::Class::method(int)), else DW_AT_name, qualified in C++ by its
+ * scopes.  Looked up through DW_AT_abstract_origin and DW_AT_specification. */
+static const char *symbolizer_die_name(struct symbolizer *s, Dwarf_Die *die)
+{
+	const char *linkage = symbolizer_linkage_name(die);
 	if (linkage != NULL) {
 		const char *d = symbolizer_memo(s, linkage, true);
 		if (d != NULL)
@@ -624,7 +701,14 @@ static const char *symbolizer_die_name(struct symbolizer *s, Dwarf_Die *die)
 	const char *name = dwarf_diename(die);
 	if (name == NULL)
 		name = linkage;
-	return name != NULL ? symbolizer_memo(s, name, false) : NULL;
+	if (name == NULL)
+		return NULL;
+	if (linkage == NULL && symbolizer_is_cxx(die)) {
+		const char *q = symbolizer_qualified(s, die, name);
+		if (q != NULL)
+			return q;
+	}
+	return symbolizer_memo(s, name, false);
 }
 
 /* File and line of the DWARF address PC from the line table of its unit
