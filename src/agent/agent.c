@@ -286,6 +286,7 @@ void agent_write_final(int status)
 static void fork_prepare(void)
 {
 	hooks_busy(1);
+	modules_fork_prepare();
 	stacktab_lock();
 	ptrmap_lock_all();
 }
@@ -294,6 +295,7 @@ static void fork_parent(void)
 {
 	ptrmap_unlock_all();
 	stacktab_unlock();
+	modules_fork_parent();
 	hooks_busy(-1);
 }
 
@@ -301,6 +303,7 @@ static void fork_child(void)
 {
 	ptrmap_reset_locks();
 	stacktab_reset_lock();
+	modules_fork_child();
 	init_pid = getpid();
 	start_ns = realtime_ns();
 	/* A fixed HEAPTOP_FINAL belongs to the parent; "%p" names our own. */

@@ -365,7 +365,9 @@ static unsigned walk_frame_pointers(uintptr_t *pcs)
 static __attribute__((noinline)) unsigned capture_libunwind(uintptr_t *pcs)
 {
 	void *buf[HT_MAX_DEPTH + 16];
+	modules_loader_enter(); /* it takes the loader's lock */
 	int n = unw_backtrace(buf, (int)agent_settings.depth + 16);
+	modules_loader_leave();
 	return keep_caller_frames(buf, n, pcs);
 }
 

@@ -3,6 +3,7 @@
 
 #include <elf.h>
 #include <link.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,6 +12,57 @@
 #include "agent/modules.h"
 
 static char exe_path[HT_MAX_STR];
+
+static int loader_users;   /* the agent's threads in the gate */
+static int loader_forking; /* the gate is closed */
+static __thread int loader_mine __attribute__((tls_model("initial-exec")));
+
+void modules_loader_enter(void)
+{
+	for (;;) {
+		while (__atomic_load_n(&loader_forking, __ATOMIC_ACQUIRE))
+			sched_yield();
+		__atomic_add_fetch(&loader_users, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&loader_forking, __ATOMIC_SEQ_CST))
+			break;
+		__atomic_sub_fetch(&loader_users, 1, __ATOMIC_SEQ_CST);
+	}
+	loader_mine++;
+}
+
+void modules_loader_leave(void)
+{
+	loader_mine--;
+	__atomic_sub_fetch(&loader_users, 1, __ATOMIC_RELEASE);
+}
+
+int modules_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+	modules_loader_enter();
+	int r = dl_iterate_phdr(cb, data);
+	modules_loader_leave();
+	return r;
+}
+
+void modules_fork_prepare(void)
+{
+	__atomic_store_n(&loader_forking, 1, __ATOMIC_SEQ_CST);
+	/* Not this thread's own calls: a fork from a signal handler that
+	 * interrupted one (they cannot end before the fork does). */
+	while (__atomic_load_n(&loader_users, __ATOMIC_SEQ_CST) > loader_mine)
+		sched_yield();
+}
+
+void modules_fork_parent(void)
+{
+	__atomic_store_n(&loader_forking, 0, __ATOMIC_RELEASE);
+}
+
+void modules_fork_child(void)
+{
+	__atomic_store_n(&loader_users, loader_mine, __ATOMIC_RELAXED);
+	__atomic_store_n(&loader_forking, 0, __ATOMIC_RELEASE);
+}
 static uintptr_t agent_lo, agent_hi;
 
 struct find_agent {
@@ -51,7 +103,7 @@ void modules_init(void)
 	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
 	exe_path[n > 0 ? n : 0] = '\0';
 	struct find_agent f = { (uintptr_t)&modules_init };
-	dl_iterate_phdr(find_agent_cb, &f);
+	modules_iterate(find_agent_cb, &f);
 }
 
 const char *modules_exe(void)
@@ -75,7 +127,7 @@ static int generation_cb(struct dl_phdr_info *info, size_t size, void *data)
 uint32_t modules_generation(void)
 {
 	uint32_t gen = 0;
-	dl_iterate_phdr(generation_cb, &gen);
+	modules_iterate(generation_cb, &gen);
 	/* 0 is what a client that holds no module map sends. */
 	return gen + 1 ? gen + 1 : 1;
 }
@@ -194,7 +246,7 @@ int modules_closing(void *handle, struct retired_module *m)
 	if (!handle || !lm->l_name || !lm->l_name[0])
 		return 0;
 	struct find_base f = { lm->l_addr, m, 0 };
-	dl_iterate_phdr(find_base_cb, &f);
+	modules_iterate(find_base_cb, &f);
 	return f.found;
 }
 
@@ -206,7 +258,7 @@ static int overlaps(uint64_t lo1, uint64_t hi1, uint64_t lo2, uint64_t hi2)
 void modules_closed(const struct retired_module *r)
 {
 	struct find_base f = { r->bias, NULL, 0 };
-	dl_iterate_phdr(find_base_cb, &f);
+	modules_iterate(find_base_cb, &f);
 	if (f.found)
 		return; /* still loaded: another handle holds it */
 	lock_acquire(&retired_lock);
@@ -251,7 +303,7 @@ static void encode_retired(struct encode_state *st)
 			later = overlaps(r->lo, r->hi, retired[j].lo, retired[j].hi);
 		struct overlap o = { r->lo, r->hi, 0 };
 		if (!later)
-			dl_iterate_phdr(overlap_cb, &o);
+			modules_iterate(overlap_cb, &o);
 		if (later || o.found)
 			continue;
 		ht_put_u64(st->w, r->bias);
@@ -272,7 +324,7 @@ void modules_encode(struct ht_writer *w)
 	size_t count_at = w->len;
 	ht_put_u32(w, 0);
 	struct encode_state st = { w, 0, 1 };
-	dl_iterate_phdr(encode_cb, &st);
+	modules_iterate(encode_cb, &st);
 	encode_retired(&st);
 	ht_patch_u32(w, count_at, st.count);
 	ht_frame_end(w, off);

@@ -3,6 +3,7 @@
 #ifndef HEAPTOP_MODULES_H
 #define HEAPTOP_MODULES_H
 
+#include <link.h>
 #include <stdint.h>
 
 #include "proto/proto.h"
@@ -17,6 +18,23 @@ void modules_encode(struct ht_writer *w);
 const char *modules_exe(void);
 /* True when PC lies in the agent's own code. */
 int modules_in_agent(uintptr_t pc);
+
+/*
+ * The agent's calls into the loader's lock (dl_iterate_phdr, libunwind's
+ * walk) go through this gate, which fork closes: a child inherits the
+ * lock as the forking moment left it, and one held by another thread of
+ * the agent would never be released there (its first rule-cache miss
+ * would wait for ever).
+ */
+void modules_loader_enter(void);
+void modules_loader_leave(void);
+/* dl_iterate_phdr through the gate. */
+int modules_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
+/* pthread_atfork: close the gate and wait for the agent's calls in it to
+ * end; open it again. */
+void modules_fork_prepare(void);
+void modules_fork_parent(void);
+void modules_fork_child(void);
 
 /* An object dlclose may unload, copied before it does. */
 struct retired_module {

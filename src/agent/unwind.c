@@ -661,7 +661,7 @@ static int miss_cb(struct dl_phdr_info *info, size_t size, void *data)
 static __attribute__((noinline)) uint32_t rule_miss(uintptr_t pc)
 {
 	struct miss m = { pc, 0, 1 };
-	dl_iterate_phdr(miss_cb, &m);
+	modules_iterate(miss_cb, &m);
 	if (m.rule)
 		return m.rule;
 	/* A pc in no object (JIT code): "unknown" is cached too, outside the

@@ -21,14 +21,27 @@
  *     parent reaps it, checks that it exited 0, prints "ready pid=P child=C"
  *     and exits 0 with its blocks live (no waiting in this mode).
  *
+ *   wl_fork loader
+ *     Two threads allocate without pause from two functions 64 KiB apart,
+ *     whose return addresses share the DWARF walker's rule-cache slot, so
+ *     that nearly every allocation misses and looks its rule up inside
+ *     dl_iterate_phdr (the loader's lock); main forks LOADER_CHILDREN
+ *     children meanwhile, each allocating from both functions in turn
+ *     (another miss) under alarm(2).  A child that inherited the loader's
+ *     lock held by one of the threads never gets it: killed by the alarm.
+ *     Prints "children=N hung=H"; exits 1 when H > 0.
+ *
  * The program exits 1 if a child did not exit 0.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "wl.h"
 
@@ -167,6 +180,66 @@ static int mode_fork_exec(const char *wl_basic)
 	exit(0);
 }
 
+#define LOADER_CHILDREN 200
+#define LOADER_ALIGNED __attribute__((noipa, aligned(65536))) /* noipa: not merged */
+
+LOADER_ALIGNED static void *loader_a(size_t n)
+{
+	void *p = malloc(n);
+	__asm__ volatile("" : : "r"(p) : "memory"); /* no tail call */
+	return p;
+}
+
+LOADER_ALIGNED static void *loader_b(size_t n)
+{
+	void *p = malloc(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+static atomic_long loader_rounds;
+
+static void *loader_churn(void *arg)
+{
+	while (!atomic_load(&stop_churn)) {
+		free(loader_a(16));
+		free(loader_b(16));
+		atomic_fetch_add(&loader_rounds, 1);
+	}
+	return arg;
+}
+
+static int mode_loader(void)
+{
+	pthread_t th[2];
+	int hung = 0;
+	for (int i = 0; i < 2; i++)
+		WL_CHECK(pthread_create(&th[i], NULL, loader_churn, NULL) == 0);
+	for (int i = 0; i < LOADER_CHILDREN; i++) {
+		/* Fork while both threads are at it. */
+		long from = atomic_load(&loader_rounds);
+		while (atomic_load(&loader_rounds) < from + 50)
+			sched_yield();
+		pid_t child = fork();
+		WL_CHECK(child >= 0);
+		if (child == 0) {
+			alarm(2);
+			for (int k = 0; k < 4; k++)
+				free(k % 2 ? loader_b(32) : loader_a(32));
+			_exit(0);
+		}
+		int status;
+		WL_CHECK(waitpid(child, &status, 0) == child);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			hung++;
+	}
+	atomic_store(&stop_churn, 1);
+	for (int i = 0; i < 2; i++)
+		WL_CHECK(pthread_join(th[i], NULL) == 0);
+	printf("children=%d hung=%d\n", LOADER_CHILDREN, hung);
+	return hung ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
@@ -174,6 +247,8 @@ int main(int argc, char **argv)
 		return mode_fork();
 	if (argc == 3 && strcmp(argv[1], "fork-exec") == 0)
 		return mode_fork_exec(argv[2]);
-	wl_say("usage: wl_fork fork | fork-exec WL_BASIC");
+	if (argc == 2 && strcmp(argv[1], "loader") == 0)
+		return mode_loader();
+	wl_say("usage: wl_fork fork | fork-exec WL_BASIC | loader");
 	return 2;
 }
