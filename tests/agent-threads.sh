@@ -77,3 +77,24 @@ for unwind in dwarf fp libunwind; do
 	expect_eq "getattr ($unwind): site_getattr live" \
 		"$(site_live site_getattr "$HT_TMP/getattr-$unwind.txt")" 2048/32
 done
+
+# The agent's per-thread memory (8 KiB of walk buffers) must not come out
+# of a thread's stack: a PTHREAD_STACK_MIN thread using 5000 bytes of its
+# own crashed under every walker when it lived in static TLS.  And a
+# stack that is not the thread's own (a coroutine's) is walked, by
+# libunwind when frame pointers cannot.
+for unwind in dwarf fp libunwind; do
+	echo "== small stack and coroutine, HEAPTOP_UNWIND=$unwind"
+	rc=0
+	run_traced HEAPTOP_UNWIND=$unwind "$wl" small-stack || rc=$?
+	expect_eq "small-stack ($unwind): exit status" "$rc" 0
+	snap_final "$RUN_PID" "$HT_TMP/small-$unwind.txt"
+	expect_eq "small-stack ($unwind): site_small_stack live" \
+		"$(site_live site_small_stack "$HT_TMP/small-$unwind.txt")" 1000/10
+	rc=0
+	run_traced HEAPTOP_UNWIND=$unwind "$wl" coroutine || rc=$?
+	expect_eq "coroutine ($unwind): exit status" "$rc" 0
+	snap_final "$RUN_PID" "$HT_TMP/co-$unwind.txt"
+	expect_eq "coroutine ($unwind): site_coroutine live" \
+		"$(site_live site_coroutine "$HT_TMP/co-$unwind.txt")" 1500/5
+done

@@ -27,6 +27,7 @@
 #include "agent/agent.h"
 #include "agent/hooks.h"
 #include "agent/lock.h"
+#include "agent/mem.h"
 #include "agent/modules.h"
 #include "agent/ptrmap.h"
 #include "agent/server.h"
@@ -47,6 +48,20 @@ struct thread_state {
 					 hi 0: not known yet, 1: unknown */
 	int in_getattr;    /* in pthread_getattr_np, which holds the lock of
 			      the thread it was asked about */
+	struct walk_bufs *bufs; /* mapped at the first walk */
+};
+
+/*
+ * What a walk writes, per thread: the stack's pcs, libunwind's frames and
+ * the DWARF walker's logs, 8 KiB.  Mapped at the thread's first walk and
+ * given back when it exits, not in static TLS, which glibc carves out of
+ * every thread's stack (a PTHREAD_STACK_MIN thread has 16 KiB), nor on
+ * the stack of the hooks.
+ */
+struct walk_bufs {
+	uintptr_t pcs[HT_MAX_DEPTH];
+	void *unw[HT_MAX_DEPTH + 16];
+	_Alignas(16) unsigned char logs[]; /* unwind_logs_size() */
 };
 
 static __thread struct thread_state ts __attribute__((tls_model("initial-exec")));
@@ -152,9 +167,31 @@ static void flush_pending(void)
 	ts.pending = 0;
 }
 
+static size_t walk_bufs_size(void)
+{
+	return sizeof(struct walk_bufs) + unwind_logs_size();
+}
+
 static void thread_exit(void *arg)
 {
 	flush_pending();
+	if (ts.bufs) {
+		mem_unmap(ts.bufs, walk_bufs_size());
+		ts.bufs = NULL;
+	}
+	/* A later destructor may allocate again: arm this one again then. */
+	ts.registered = 0;
+}
+
+/* The thread's walk buffers, mapped now; NULL when memory is short. */
+static __attribute__((noinline)) struct walk_bufs *walk_bufs_make(void)
+{
+	ts.bufs = mem_map(walk_bufs_size());
+	if (ts.bufs && !ts.registered) {
+		ts.registered = 1;
+		pthread_setspecific(exit_key, &ts);
+	}
+	return ts.bufs;
 }
 
 /* The tables and settings, made ready by the first allocation (which may
@@ -339,13 +376,15 @@ static inline int stack_bounds(void)
  * mapped: code without frame pointers can garble the stack it finds, never
  * crash the target.  It writes the caller's frames straight into PCS.
  */
-static unsigned walk_frame_pointers(uintptr_t *pcs)
+static int walk_frame_pointers(uintptr_t *pcs)
 {
 	const uintptr_t *fp = __builtin_frame_address(0);
 	unsigned n = 0, max = agent_settings.depth;
 	/* In locals: the stores to PCS could alias ts and force reloads. */
 	const uintptr_t lo = ts.stack_lo, hi = ts.stack_hi - 2 * sizeof *fp;
 	int ours = 1; /* still in the agent's own frames */
+	if ((uintptr_t)fp < lo || (uintptr_t)fp > hi)
+		return -1; /* another stack than the thread's own */
 	while (n < max) {
 		uintptr_t at = (uintptr_t)fp;
 		if ((at & 7) || at < lo || at > hi)
@@ -359,44 +398,48 @@ static unsigned walk_frame_pointers(uintptr_t *pcs)
 			break;
 		fp = (const uintptr_t *)next;
 	}
-	return n;
+	return (int)n;
 }
 
-static __attribute__((noinline)) unsigned capture_libunwind(uintptr_t *pcs)
+static __attribute__((noinline)) unsigned capture_libunwind(struct walk_bufs *b, uintptr_t *pcs)
 {
-	void *buf[HT_MAX_DEPTH + 16];
 	modules_loader_enter(); /* it takes the loader's lock */
-	int n = unw_backtrace(buf, (int)agent_settings.depth + 16);
+	int n = unw_backtrace(b->unw, (int)agent_settings.depth + 16);
 	modules_loader_leave();
-	return keep_caller_frames(buf, n, pcs);
+	return keep_caller_frames(b->unw, n, pcs);
 }
 
 /* HEAPTOP_UNWIND_CHECK: the DWARF walker's N frames against libunwind's. */
-static __attribute__((noinline)) void check_unwind(const uintptr_t *pcs, unsigned n)
+static __attribute__((noinline)) void check_unwind(struct walk_bufs *b, unsigned n)
 {
 	uintptr_t ref[HT_MAX_DEPTH];
-	unsigned nref = capture_libunwind(ref);
-	unwind_check_compare(pcs, n, ref, nref);
+	unsigned nref = capture_libunwind(b, ref);
+	unwind_check_compare(b->pcs, n, ref, nref);
 }
 
-/* The caller's stack, the agent's own frames dropped: by the DWARF walker
- * (the default), which hands the stacks it is not sure of to libunwind, by
- * libunwind, or by frame pointers. */
-static inline __attribute__((always_inline)) unsigned capture(uintptr_t *pcs)
+/* The caller's stack into B->pcs, the agent's own frames dropped: by the
+ * DWARF walker (the default), which hands the stacks it is not sure of to
+ * libunwind, by libunwind, or by frame pointers, which also hand a stack
+ * that is not the thread's own (a coroutine's, a signal stack) to
+ * libunwind. */
+static inline __attribute__((always_inline)) unsigned capture(struct walk_bufs *b)
 {
 	if (agent_settings.unwind == AGENT_UNWIND_DWARF && stack_bounds()) {
-		int n = unwind_dwarf(pcs, agent_settings.depth, ts.stack_lo, ts.stack_hi);
+		int n = unwind_dwarf(b->logs, b->pcs, agent_settings.depth, ts.stack_lo,
+				     ts.stack_hi);
 		if (n >= 0) {
 			if (agent_settings.unwind_check)
-				check_unwind(pcs, (unsigned)n);
+				check_unwind(b, (unsigned)n);
 			return (unsigned)n;
 		}
 		if (agent_settings.unwind_check)
 			unwind_check_fallback();
 	} else if (agent_settings.unwind == AGENT_UNWIND_FP && stack_bounds()) {
-		return walk_frame_pointers(pcs);
+		int n = walk_frame_pointers(b->pcs);
+		if (n >= 0)
+			return (unsigned)n;
 	}
-	return capture_libunwind(pcs);
+	return capture_libunwind(b, b->pcs);
 }
 
 /*
@@ -519,11 +562,6 @@ static void filter_add(uintptr_t p, int delta)
 	}
 }
 
-/* A stack being recorded: one per thread, as the thread is busy meanwhile.
- * Not on the stack, where it would be 2 KiB in the frame of every hook
- * that inlines record_block, whether it records or not. */
-static __thread uintptr_t stack_buf[HT_MAX_DEPTH] __attribute__((tls_model("initial-exec")));
-
 /* Record block P of SIZE bytes, sampled or not.  Inline in the commonest
  * hooks (malloc, calloc, realloc): a frame fewer for every walk to step
  * through. */
@@ -543,8 +581,11 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 	if (size <= PTRMAP_MAX_SIZE)
 		ptrmap_prefetch((uintptr_t)p); /* its miss overlaps the walk */
 	unsigned stripe = my_stripe();
-	uintptr_t *pcs = stack_buf; /* in TLS: this frame is inline in the hooks */
-	unsigned depth = capture(pcs);
+	/* Not on the stack: this frame is inline in the hooks. */
+	struct walk_bufs *b = ts.bufs ? ts.bufs : walk_bufs_make();
+	static const uintptr_t no_pcs[1];
+	unsigned depth = b ? capture(b) : 0;
+	const uintptr_t *pcs = b ? b->pcs : no_pcs;
 	struct ptrmap_rec r = { size, stacktab_intern(pcs, depth), agent_mark_tag() }, old;
 	int ins = size <= PTRMAP_MAX_SIZE ? ptrmap_insert((uintptr_t)p, &r, &old) : -1;
 	if (ins < 0) {

@@ -724,9 +724,18 @@ struct walk_log {
  * sp stops there without counting. */
 static const struct frame END = { UINTPTR_MAX, 0, 0, 0 };
 
-/* The last walk's log and the one being written, in turn. */
-static __thread struct walk_log walk_logs[2] __attribute__((tls_model("initial-exec")));
-static __thread unsigned walk_last __attribute__((tls_model("initial-exec")));
+/* A thread's last walk's log and the one being written, in turn: in the
+ * memory the caller keeps per thread (not static TLS, which glibc carves
+ * out of every thread's stack). */
+struct unwind_logs {
+	struct walk_log logs[2];
+	unsigned last;
+};
+
+size_t unwind_logs_size(void)
+{
+	return sizeof(struct unwind_logs);
+}
 
 enum { STEP_OK, STEP_END, STEP_ZERO, STEP_FAIL };
 
@@ -809,8 +818,9 @@ static unsigned replay(const struct walk_log *old, unsigned j, uintptr_t *bp_io,
 	return n + k;
 }
 
-int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
+int unwind_dwarf(void *state, uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 {
+	struct unwind_logs *logs = state;
 	const uint64_t *c = __atomic_load_n(&cache, __ATOMIC_ACQUIRE);
 	if (!c) {
 		if (!cache_create())
@@ -826,8 +836,8 @@ int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 			 : "=&r"(r.pc), "=&r"(r.sp), "=&r"(r.bp));
 	if (r.sp < lo || r.sp >= hi || (r.sp & 7) || max == 0)
 		return -1;
-	const struct walk_log *old = &walk_logs[walk_last];
-	struct walk_log *l = &walk_logs[walk_last ^ 1];
+	const struct walk_log *old = &logs->logs[logs->last];
+	struct walk_log *l = &logs->logs[logs->last ^ 1];
 	struct frame *restrict lf = l->f, spare, *f = lf;
 	/* A handful of the agent's own frames lead to the caller's. */
 	for (unsigned ours = 0;; ours++) {
@@ -883,7 +893,7 @@ int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 	l->n = n < LOG_FRAMES ? n : LOG_FRAMES;
 	l->f[l->n] = END;
 	l->more = more || n > LOG_FRAMES;
-	walk_last ^= 1;
+	logs->last ^= 1;
 	return (int)n;
 }
 
@@ -894,7 +904,12 @@ int unwind_available(void)
 	return 0;
 }
 
-int unwind_dwarf(uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
+size_t unwind_logs_size(void)
+{
+	return 0;
+}
+
+int unwind_dwarf(void *state, uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi)
 {
 	return -1;
 }

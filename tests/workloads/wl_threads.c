@@ -9,6 +9,16 @@
  *                     the same, exit(0) called by a thread with the
  *                     smallest stack allowed (PTHREAD_STACK_MIN): the
  *                     live-at-exit snapshot is written on that stack
+ *   wl_threads small-stack
+ *                     a thread with PTHREAD_STACK_MIN of stack uses 5000
+ *                     bytes of it, then keeps SMALL_KEEP blocks of 100
+ *                     bytes (site_small_stack); exit 0 with them live
+ *                     (the agent's per-thread memory must not come out
+ *                     of that stack)
+ *   wl_threads coroutine
+ *                     a ucontext coroutine on a malloc'd stack keeps 5
+ *                     blocks of 300 bytes (site_coroutine); exit 0 with
+ *                     them live
  *   wl_threads getattr
  *                     main's first allocation is the one
  *                     pthread_getattr_np makes while it holds the
@@ -39,6 +49,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "wl.h"
 
@@ -222,6 +233,65 @@ static void get_own_attributes(void)
 	WL_CHECK(pthread_attr_destroy(&attr) == 0);
 }
 
+#define SMALL_KEEP 10
+#define SMALL_USE 5000
+
+static void *small_kept[SMALL_KEEP];
+
+WL_SITE static void site_small_stack(void)
+{
+	for (int i = 0; i < SMALL_KEEP; i++) {
+		small_kept[i] = malloc(100);
+		WL_CHECK(small_kept[i] != NULL);
+	}
+}
+
+static void *small_main(void *arg)
+{
+	volatile char *use = __builtin_alloca(SMALL_USE);
+	memset((char *)use, 1, SMALL_USE);
+	site_small_stack();
+	use[0] = 2;
+	return arg;
+}
+
+static void run_small_stack(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	WL_CHECK(pthread_attr_init(&attr) == 0);
+	WL_CHECK(pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN) == 0);
+	WL_CHECK(pthread_create(&th, &attr, small_main, NULL) == 0);
+	WL_CHECK(pthread_join(th, NULL) == 0);
+	exit(0);
+}
+
+static ucontext_t co_main, co_ctx;
+static void *co_kept[5];
+
+WL_SITE static void site_coroutine(void)
+{
+	for (int i = 0; i < 5; i++) {
+		co_kept[i] = malloc(300);
+		WL_CHECK(co_kept[i] != NULL);
+	}
+	WL_CHECK(swapcontext(&co_ctx, &co_main) == 0);
+}
+
+static void run_coroutine(void)
+{
+	size_t size = 64 * 1024;
+	void *stack = malloc(size);
+	WL_CHECK(stack != NULL);
+	WL_CHECK(getcontext(&co_ctx) == 0);
+	co_ctx.uc_stack.ss_sp = stack;
+	co_ctx.uc_stack.ss_size = size;
+	co_ctx.uc_link = &co_main;
+	makecontext(&co_ctx, site_coroutine, 0);
+	WL_CHECK(swapcontext(&co_main, &co_ctx) == 0);
+	exit(0);
+}
+
 static void *getattr_kept[2][GETATTR_KEEP];
 
 WL_SITE static void site_getattr(int who)
@@ -255,9 +325,14 @@ int main(int argc, char **argv)
 	/* Before anything that could allocate. */
 	if (argc == 2 && strcmp(argv[1], "getattr") == 0)
 		run_getattr();
+	if (argc == 2 && strcmp(argv[1], "small-stack") == 0)
+		run_small_stack();
+	if (argc == 2 && strcmp(argv[1], "coroutine") == 0)
+		run_coroutine();
 	if (argc < 2 || (strcmp(argv[1], "hold") != 0 && strcmp(argv[1], "exit") != 0 &&
 			 strcmp(argv[1], "exit-small") != 0)) {
-		wl_say("usage: wl_threads hold | exit | exit-small | getattr");
+		wl_say("usage: wl_threads hold | exit | exit-small | getattr | small-stack | "
+		       "coroutine");
 		return 2;
 	}
 	run();
