@@ -814,11 +814,9 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size)
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
 	resolve();
-	int saved_errno = errno;
 	int err = NEXT(real.posix_memalign(out, align, size));
 	if (err == 0)
-		record_alloc(*out, size);
-	errno = saved_errno;
+		record_alloc(*out, size); /* keeps errno */
 	return err;
 }
 

@@ -49,6 +49,7 @@
  * behaves as the C library documents; the program exits 1 on the first
  * check that fails (the message names it).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -281,6 +282,20 @@ WL_SITE static void check_semantics(void)
 	WL_CHECK(posix_memalign(&v, 3, 16) == EINVAL);
 	WL_CHECK(posix_memalign(&v, 32, 0) == 0);
 	free(v);
+	/* Its failures leave errno as the C library's own leaves it (which
+	 * sets ENOMEM on the way), called here past any interposer. */
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	int (*libc_posix_memalign)(void **, size_t, size_t) =
+		libc ? (int (*)(void **, size_t, size_t))dlsym(libc, "posix_memalign") : NULL;
+	WL_CHECK(libc_posix_memalign != NULL);
+	size_t aligns[] = { 4096, (size_t)1 << 40 };
+	for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+		errno = 77;
+		int want = libc_posix_memalign(&v, aligns[i], huge), want_errno = errno;
+		errno = 77;
+		WL_CHECK(posix_memalign(&v, aligns[i], huge) == want && errno == want_errno);
+	}
+	dlclose(libc);
 
 	/* Shrinking keeps the prefix; growing a big block too. */
 	p = malloc(100000);
