@@ -90,6 +90,11 @@ check_globals "$HT_TMP/final-exit.txt"
 leftover=$(find "$HT_TMP" -type f ! -name '*.snap' ! -name '*.txt' ! -name '*.pid')
 expect_eq "files left besides snapshots (atomic rename)" "${leftover:-none}" none
 
+echo "== errno after failing allocations is the C library's"
+rc=0
+run_traced "$wl" errno || rc=$?
+expect_eq "wl_basic errno: exit status" "$rc" 0
+
 echo "== quick_exit: the same, after the program's at_quick_exit handlers"
 rc=0
 run_traced "$wl" quick_exit 4 || rc=$?

@@ -3,6 +3,8 @@
  *
  *   wl_basic hold         allocate; "ready"; wait; free all; "ready"; wait; exit 0
  *   wl_basic exit [N]     allocate and exit(N) with every block still live
+ *   wl_basic errno        failing allocations leave errno as the C
+ *                         library's own functions leave it; exit 1 if not
  *   wl_basic quick_exit [N]
  *                         the same with quick_exit(N), whose handler (the
  *                         program's at_quick_exit) keeps 123 bytes more
@@ -282,20 +284,6 @@ WL_SITE static void check_semantics(void)
 	WL_CHECK(posix_memalign(&v, 3, 16) == EINVAL);
 	WL_CHECK(posix_memalign(&v, 32, 0) == 0);
 	free(v);
-	/* Its failures leave errno as the C library's own leaves it (which
-	 * sets ENOMEM on the way), called here past any interposer. */
-	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-	int (*libc_posix_memalign)(void **, size_t, size_t) =
-		libc ? (int (*)(void **, size_t, size_t))dlsym(libc, "posix_memalign") : NULL;
-	WL_CHECK(libc_posix_memalign != NULL);
-	size_t aligns[] = { 4096, (size_t)1 << 40 };
-	for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
-		errno = 77;
-		int want = libc_posix_memalign(&v, aligns[i], huge), want_errno = errno;
-		errno = 77;
-		WL_CHECK(posix_memalign(&v, aligns[i], huge) == want && errno == want_errno);
-	}
-	dlclose(libc);
 
 	/* Shrinking keeps the prefix; growing a big block too. */
 	p = malloc(100000);
@@ -446,10 +434,42 @@ static int closefds(double seconds)
 
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | check | "
+	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | check | errno | "
 	       "churn SECONDS | deep | "
 	       "closefds SECONDS");
 	return 2;
+}
+
+/* wl_basic errno: failures leave errno as the C library's own functions,
+ * called past any interposer, leave it (glibc's posix_memalign sets ENOMEM
+ * on the way, though POSIX does not ask it to).  Exits 1 when not. */
+static int errno_check(void)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD), *v;
+	int (*libc_posix_memalign)(void **, size_t, size_t) =
+		libc ? (int (*)(void **, size_t, size_t))dlsym(libc, "posix_memalign") : NULL;
+	void *(*libc_malloc)(size_t) = libc ? (void *(*)(size_t))dlsym(libc, "malloc") : NULL;
+	void *(*libc_aligned_alloc)(size_t, size_t) =
+		libc ? (void *(*)(size_t, size_t))dlsym(libc, "aligned_alloc") : NULL;
+	WL_CHECK(libc_posix_memalign && libc_malloc && libc_aligned_alloc);
+	size_t aligns[] = { 16, 4096, (size_t)1 << 40, (size_t)1 << 63 };
+	for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+		errno = 77;
+		int want = libc_posix_memalign(&v, aligns[i], huge), want_errno = errno;
+		errno = 77;
+		WL_CHECK(posix_memalign(&v, aligns[i], huge) == want && errno == want_errno);
+		errno = 77;
+		void *a = libc_aligned_alloc(aligns[i], huge);
+		want_errno = errno;
+		errno = 77;
+		WL_CHECK(aligned_alloc(aligns[i], huge) == a && errno == want_errno);
+	}
+	errno = 77;
+	WL_CHECK(libc_malloc(huge) == NULL);
+	int want_errno = errno;
+	errno = 77;
+	WL_CHECK(malloc(huge) == NULL && errno == want_errno);
+	return 0;
 }
 
 static void *quick_kept;
@@ -470,6 +490,8 @@ int main(int argc, char **argv)
 		deep();
 		return 0;
 	}
+	if (strcmp(argv[1], "errno") == 0)
+		return errno_check();
 	if (strcmp(argv[1], "closefds") == 0)
 		return argc < 3 ? usage() : closefds(atof(argv[2]));
 	if (strcmp(argv[1], "churn") == 0) {
