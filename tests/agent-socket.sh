@@ -74,6 +74,25 @@ served "$HT_TMP/fixed.sock" fixed
 hold_end
 expect_true "fixed: socket removed at exit" test ! -e "$HT_TMP/fixed.sock"
 
+echo "== a relative HEAPTOP_SOCKET, and files that are not the agent's"
+# The program changes directory before it exits: the agent removes its own
+# socket, not a file of the same name in the new directory; and it never
+# removes a file in the socket's place that is not a socket.
+mkdir -p "$HT_TMP/rel" "$HT_TMP/rel/jail"
+echo precious >"$HT_TMP/rel/jail/agent.sock"
+rc=0
+(cd "$HT_TMP/rel" && run_traced HEAPTOP_SOCKET=agent.sock "$wl" chdir jail) || rc=$?
+expect_eq "relative socket: exit status" "$rc" 0
+expect_eq "relative socket: the other directory's file kept" \
+	"$(cat "$HT_TMP/rel/jail/agent.sock" 2>/dev/null || echo gone)" precious
+expect_true "relative socket: its own file removed" test ! -e "$HT_TMP/rel/agent.sock"
+echo precious >"$HT_TMP/rel/taken.sock"
+rc=0
+run_traced HEAPTOP_SOCKET="$HT_TMP/rel/taken.sock" "$wl" exit || rc=$?
+expect_eq "a regular file in the socket's place: exit status" "$rc" 0
+expect_eq "a regular file in the socket's place: kept" \
+	"$(cat "$HT_TMP/rel/taken.sock" 2>/dev/null || echo gone)" precious
+
 echo "== HEAPTOP_SOCKET with %p; bad clients; two clients at once"
 hold_run HEAPTOP_SOCKET="$HT_TMP/custom-%p.sock"
 sock=$HT_TMP/custom-$WL_PID.sock

@@ -53,6 +53,8 @@ static struct fd_id listen_id;
 static const char *listen_path; /* server_start's PATH, to make it again */
 static pid_t owner_pid;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static dev_t sock_dev; /* the socket file as bound: unlinked only if */
+static ino_t sock_ino; /* it is still that file */
 static struct client clients[MAX_CLIENTS];
 static int nclients;
 
@@ -109,10 +111,29 @@ static int socket_in_use(const struct sockaddr_un *sa)
 	return used;
 }
 
+/* HEAPTOP_SOCKET PATH into DST, made absolute: the program may change its
+ * directory before it exits, when the file is removed. */
+static int given_path(char *dst, size_t size, const char *path)
+{
+	char expanded[sizeof sock_path];
+	if (path_expand(expanded, sizeof expanded, path) < 0)
+		return -1;
+	if (expanded[0] == '/') {
+		memcpy(dst, expanded, sizeof expanded);
+		return 0;
+	}
+	if (!getcwd(dst, size))
+		return -1;
+	struct path_buf b = { dst, size, strlen(dst) };
+	path_add(&b, "/");
+	path_add(&b, expanded);
+	return b.len < b.size ? 0 : -1;
+}
+
 static int make_socket(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (path ? path_expand(sa.sun_path, sizeof sa.sun_path, path) < 0
+	if (path ? given_path(sa.sun_path, sizeof sa.sun_path, path) < 0
 		 : default_path(sa.sun_path, sizeof sa.sun_path) < 0)
 		return -1;
 	if (socket_in_use(&sa)) {
@@ -127,13 +148,20 @@ static int make_socket(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	unlink(sa.sun_path); /* stale: its process is gone (or exec'd) */
+	/* A stale socket (its process is gone, or exec'd) is replaced; any
+	 * other file is not ours to remove. */
+	struct stat st;
+	if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(sa.sun_path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    chmod(sa.sun_path, 0600) < 0 || listen(fd, 16) < 0) {
+	    chmod(sa.sun_path, 0600) < 0 || listen(fd, 16) < 0 ||
+	    lstat(sa.sun_path, &st) < 0) {
 		close(fd);
 		return -1;
 	}
 	memcpy(sock_path, sa.sun_path, sizeof sock_path);
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
 	return fd;
 }
 
@@ -391,7 +419,9 @@ int server_start(const char *path)
 
 void server_unlink(void)
 {
-	if (listen_fd >= 0 && owner_pid == getpid() && sock_path[0])
+	struct stat st;
+	if (listen_fd >= 0 && owner_pid == getpid() && sock_path[0] &&
+	    lstat(sock_path, &st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino)
 		unlink(sock_path);
 }
 

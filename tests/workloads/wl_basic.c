@@ -3,6 +3,7 @@
  *
  *   wl_basic hold         allocate; "ready"; wait; free all; "ready"; wait; exit 0
  *   wl_basic exit [N]     allocate and exit(N) with every block still live
+ *   wl_basic chdir DIR    allocate, chdir(DIR), exit 0 with the blocks live
  *   wl_basic errno        failing allocations leave errno as the C
  *                         library's own functions leave it; exit 1 if not
  *   wl_basic quick_exit [N]
@@ -434,7 +435,8 @@ static int closefds(double seconds)
 
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | check | errno | "
+	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | chdir DIR | "
+	       "check | errno | "
 	       "churn SECONDS | deep | "
 	       "closefds SECONDS");
 	return 2;
@@ -509,6 +511,9 @@ int main(int argc, char **argv)
 		wl_wait();
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(argc > 2 ? atoi(argv[2]) : 0);
+	} else if (strcmp(argv[1], "chdir") == 0 && argc > 2) {
+		WL_CHECK(chdir(argv[2]) == 0);
+		exit(0);
 	} else if (strcmp(argv[1], "quick_exit") == 0) {
 		WL_CHECK(at_quick_exit(site_quick_exit) == 0);
 		quick_exit(argc > 2 ? atoi(argv[2]) : 0);
