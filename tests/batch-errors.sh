@@ -268,6 +268,12 @@ expect_match "signal: heaptop's line on stderr" "$(grep '^heaptop: ' "$HT_TMP/si
 	"^heaptop: no live-at-exit snapshot: the program was killed by signal $usr1 \\([^)]+\\)(; the last table above is the latest)?\$"
 expect_eq "signal: no final table" "$(grep -c '^# live at exit' "$HT_TMP/signal.txt" || true)" 0
 
+echo "== a program that ends without exit(3) or _exit(2): why there is no final table"
+ht_run "$HT_TMP/exit_group.txt" -b -- "$HT_WORKLOADS/wl_basic" exit_group
+expect_eq "exit_group: exit status" "$HT_RC" 0
+expect_match "exit_group: heaptop's line on stderr" "$(grep '^heaptop: ' "$HT_TMP/exit_group.txt.err")" \
+	"^heaptop: no live-at-exit snapshot \\(the program wrote none: it ended without exit\\(3\\) or _exit\\(2\\) .*\\)\$"
+
 echo "== heaptop -b stopped by SIGINT or SIGTERM: it ends its program and says why there is no final table"
 for sig in INT TERM; do
 	out=$HT_TMP/stopped-$sig.txt

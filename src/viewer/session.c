@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -361,9 +362,18 @@ struct heap *session_final(struct session *ss, char **cause)
 		return NULL;
 	}
 	if (!ss->final_snap) {
-		ss->final_snap = snapshot_load_file(launch_final_path(ss->launch), cause);
-		if (!ss->final_snap)
+		const char *path = launch_final_path(ss->launch);
+		ss->final_snap = snapshot_load_file(path, cause);
+		if (!ss->final_snap) {
+			if (access(path, F_OK) < 0 && errno == ENOENT) {
+				free(*cause);
+				*cause = xstrdup("the program wrote none: it ended without exit(3) or "
+						 "_exit(2) (the C library's own _exit, as in daemon(3); "
+						 "exec; a raw exit_group), or could not create the file "
+						 "(after chroot or setuid, or with no descriptor left)");
+			}
 			return NULL;
+		}
 		/* Written by the agent the live tables came from, or by the one
 		 * of a program image exec'd since, whose modules are its own. */
 		if (!same_agent(ss->final_snap, ss->now.snap))

@@ -4,6 +4,8 @@
  *   wl_basic hold         allocate; "ready"; wait; free all; "ready"; wait; exit 0
  *   wl_basic exit [N]     allocate and exit(N) with every block still live
  *   wl_basic chdir DIR    allocate, chdir(DIR), exit 0 with the blocks live
+ *   wl_basic exit_group   allocate, end with the raw exit_group system call
+ *                         (as the C library's own _exit does), status 0
  *   wl_basic errno        failing allocations leave errno as the C
  *                         library's own functions leave it; exit 1 if not
  *   wl_basic quick_exit [N]
@@ -61,6 +63,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wl.h"
@@ -435,7 +438,7 @@ static int closefds(double seconds)
 
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | chdir DIR | "
+	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | exit_group | chdir DIR | "
 	       "check | errno | "
 	       "churn SECONDS | deep | "
 	       "closefds SECONDS");
@@ -511,6 +514,8 @@ int main(int argc, char **argv)
 		wl_wait();
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(argc > 2 ? atoi(argv[2]) : 0);
+	} else if (strcmp(argv[1], "exit_group") == 0) {
+		syscall(SYS_exit_group, 0);
 	} else if (strcmp(argv[1], "chdir") == 0 && argc > 2) {
 		WL_CHECK(chdir(argv[2]) == 0);
 		exit(0);
