@@ -235,6 +235,14 @@ expect_eq "report --base: a site only in the base (size, count, diffs, base_tota
 	"$(pyjson '[d["rows"][0][k] for k in ("line", "size", "count", "size_diff", "count_diff")] + [d["base_total"], d["total"]]' \
 		<"$HT_TMP/gone.json")" \
 	"[$G, 0, 0, -10240, -10, {\"count\": 47, \"size\": 47848}, {\"count\": 37, \"size\": 37608}]"
+expect_eq "report --base of the same program: nothing on stderr" \
+	"$(grep -c '^heaptop: ' "$HT_TMP/gone.json.err" || true)" 0
+# Snapshots of two different programs compare, with a note.
+ht_run "$HT_TMP/other.txt" -b -o "$HT_TMP/other.htsnap" -- "$HT_WORKLOADS/wl_basic" exit
+ht_run "$HT_TMP/cross.txt" report --base "$HT_TMP/other.htsnap" "$HT_TMP/run4.htsnap"
+expect_eq "report --base of another program: exit status" "$HT_RC" 0
+expect_match "report --base of another program: the note" "$(cat "$HT_TMP/cross.txt.err")" \
+	"^heaptop: note: the snapshots are of different programs \\([^,]*/wl_basic, then [^)]*/wl_batch\\)\$"
 ht_run "$HT_TMP/gone.txt" report -i site_grow --base "$HT_TMP/steps10.htsnap" "$HT_TMP/run4.htsnap"
 expect_text "report --base: a site only in the base, pretty" "$(body "$HT_TMP/gone.txt")" \
 	"Top 1 lines

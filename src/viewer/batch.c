@@ -277,6 +277,11 @@ int batch_report(const struct settings *s)
 	int code = 1;
 	if (load(s->report_file, sym, &now) == 0 &&
 	    (!s->base_file || load(s->base_file, sym, &base) == 0)) {
+		/* Allowed (a rebuilt binary at another path), but worth a word. */
+		if (base.heap && strcmp(heap_info(now.heap)->exe, heap_info(base.heap)->exe) != 0)
+			fprintf(stderr, "heaptop: note: the snapshots are of different programs "
+				"(%s, then %s)\n", heap_info(base.heap)->exe,
+				heap_info(now.heap)->exe);
 		struct printer p;
 		printer_init(&p, s);
 		code = print_heap(&p, now.heap, base.heap) < 0 ? output_failed(errno) : 0;
