@@ -81,6 +81,16 @@ final_table() {
 	awk '/^# live at exit/ { on = 1 } on { print } on && $0 == "" { exit }' "$1"
 }
 
+# final_of_run OUT ARGS...: heaptop -b ARGS; the rows of its final table
+# (pretty or stats), header and empty line left out.
+final_of_run() {
+	local out=$1
+	shift
+	ht_run "$out" -b "$@" >&2
+	[ "$HT_RC" -eq 0 ] || echo "heaptop exit status $HT_RC"
+	final_table "$out" | sed '1d;$d'
+}
+
 # json_final FILE: the JSON line of the table of what was live at exit.
 json_final() {
 	grep '"final":true' "$1" | tail -n 1

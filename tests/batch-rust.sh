@@ -12,14 +12,6 @@ set -euo pipefail
 require_tool rustc
 HT_TIMEOUT=30
 
-final_of_run() {
-	local out=$1
-	shift
-	ht_run "$out" -b "$@" >&2
-	[ "$HT_RC" -eq 0 ] || echo "heaptop exit status $HT_RC"
-	final_table "$out" | sed '1d;$d'
-}
-
 V=$(line_of rs_vec wl_rust.rs)
 BX=$(line_of rs_box wl_rust.rs)
 S=$(line_of rs_string wl_rust.rs)

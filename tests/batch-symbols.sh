@@ -14,16 +14,6 @@ unset DEBUGINFOD_URLS
 WL_INLINE=$HT_WORKLOADS/wl_inline
 WL_CXX=$HT_WORKLOADS/wl_batch_cxx
 
-# final_of_run OUT ARGS...: heaptop -b ARGS; the rows of its final table
-# (pretty or stats), header and empty line left out.
-final_of_run() {
-	local out=$1
-	shift
-	ht_run "$out" -b "$@" >&2
-	[ "$HT_RC" -eq 0 ] || echo "heaptop exit status $HT_RC"
-	final_table "$out" | sed '1d;$d'
-}
-
 echo "== inline frames (wl_inline, -O2 -g, an always_inline helper)"
 IM=$(line_of inl_malloc wl_inline.c)
 I1=$(line_of inl_call1 wl_inline.c)

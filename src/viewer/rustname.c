@@ -310,6 +310,21 @@ static void constant(struct v0 *d)
 	}
 }
 
+/* In a list that "E" ends: whether an element follows, SEP put before each
+ * but the first (element I); a list that does not end is bad. */
+static bool list_more(struct v0 *d, int i, const char *sep)
+{
+	if (d->bad || eat(d, 'E'))
+		return false;
+	if (d->pos >= d->len) {
+		d->bad = true;
+		return false;
+	}
+	if (i > 0)
+		puts_(d, sep);
+	return true;
+}
+
 /* <generic-arg>s up to "E", in angle brackets unless there are none but
  * lifetimes, which are not shown. */
 static void generic_args(struct v0 *d)
@@ -377,15 +392,8 @@ static void fn_sig(struct v0 *d)
 		puts_(d, "\" ");
 	}
 	puts_(d, "fn(");
-	for (int i = 0; !d->bad && !eat(d, 'E'); i++) {
-		if (d->pos >= d->len) {
-			d->bad = true;
-			return;
-		}
-		if (i > 0)
-			puts_(d, ", ");
+	for (int i = 0; list_more(d, i, ", "); i++)
 		type(d);
-	}
 	puts_(d, ")");
 	if (peek(d) != 'u') {
 		puts_(d, " -> ");
@@ -400,13 +408,7 @@ static void dyn_bounds(struct v0 *d)
 	if (eat(d, 'G'))
 		base62(d);
 	puts_(d, "dyn ");
-	for (int i = 0; !d->bad && !eat(d, 'E'); i++) {
-		if (d->pos >= d->len) {
-			d->bad = true;
-			return;
-		}
-		if (i > 0)
-			puts_(d, " + ");
+	for (int i = 0; list_more(d, i, " + "); i++) {
 		path(d, true);
 		/* Bindings join the trait's own arguments: Fn<(T,), Output = U> */
 		for (int b = 0; !d->bad && eat(d, 'p'); b++) {
@@ -453,15 +455,8 @@ static void type(struct v0 *d)
 	} else if (eat(d, 'T')) {
 		puts_(d, "(");
 		int i = 0;
-		for (; !d->bad && !eat(d, 'E'); i++) {
-			if (d->pos >= d->len) {
-				d->bad = true;
-				break;
-			}
-			if (i > 0)
-				puts_(d, ", ");
+		for (; list_more(d, i, ", "); i++)
 			type(d);
-		}
 		puts_(d, i == 1 ? ",)" : ")");
 	} else if (eat(d, 'R') || eat(d, 'Q')) {
 		bool mut = d->s[d->pos - 1] == 'Q';
