@@ -74,6 +74,15 @@ served "$HT_TMP/fixed.sock" fixed
 hold_end
 expect_true "fixed: socket removed at exit" test ! -e "$HT_TMP/fixed.sock"
 
+echo "== the agent's descriptors stay out of the program's way"
+# Its socket sits high (992 with the usual limit of 1024): the program's
+# own descriptors get the numbers they get without the agent.
+plain=$("$wl" fds)
+rc=0
+run_traced "$wl" fds >"$HT_TMP/fds.txt" || rc=$?
+expect_eq "fds: exit status" "$rc" 0
+expect_eq "open descriptors below 900, with the agent as without" "$(cat "$HT_TMP/fds.txt")" "$plain"
+
 echo "== a relative HEAPTOP_SOCKET, and files that are not the agent's"
 # The program changes directory before it exits: the agent removes its own
 # socket, not a file of the same name in the new directory; and it never

@@ -203,7 +203,6 @@ static void core_init(void)
 		agent_settings_load();
 		stacktab_configure(agent_settings.max_stacks);
 		modules_init();
-		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		pthread_key_create(&exit_key, thread_exit);
 		__atomic_store_n(&sampling, agent_settings.sample != 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&core_ready, 1, __ATOMIC_RELEASE);
@@ -401,8 +400,24 @@ static int walk_frame_pointers(uintptr_t *pcs)
 	return (int)n;
 }
 
+/* libunwind, set up at its first use: it opens a pipe then (to check
+ * addresses), which the DWARF walker mostly spares the program. */
+static void libunwind_init(void)
+{
+	static int ready;
+	if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return;
+	lock_acquire(&init_lock);
+	if (!ready) {
+		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	}
+	lock_release(&init_lock);
+}
+
 static __attribute__((noinline)) unsigned capture_libunwind(struct walk_bufs *b, uintptr_t *pcs)
 {
+	libunwind_init();
 	modules_loader_enter(); /* it takes the loader's lock */
 	int n = unw_backtrace(b->unw, (int)agent_settings.depth + 16);
 	modules_loader_leave();

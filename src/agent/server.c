@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -100,6 +101,21 @@ static int default_path(char *dst, size_t size)
 	return b.len < b.size ? 0 : -1;
 }
 
+/* FD moved above the numbers a program takes first (its first open() gets
+ * 3 as without the agent), when the limit on descriptors leaves room. */
+static int fd_high(int fd)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 64)
+		return fd;
+	int min = (int)(rl.rlim_cur > 1024 ? 1024 : rl.rlim_cur) - 32;
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
 /* A socket that still accepts belongs to a live agent: leave it alone. */
 static int socket_in_use(const struct sockaddr_un *sa)
 {
@@ -148,6 +164,7 @@ static int make_socket(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
+	fd = fd_high(fd);
 	/* A stale socket (its process is gone, or exec'd) is replaced; any
 	 * other file is not ours to remove. */
 	struct stat st;
@@ -212,6 +229,7 @@ static void accept_clients(void)
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
+		fd = fd_high(fd);
 		if (nclients == MAX_CLIENTS || !peer_allowed(fd)) {
 			close(fd);
 			continue;

@@ -4,6 +4,8 @@
  *   wl_basic hold         allocate; "ready"; wait; free all; "ready"; wait; exit 0
  *   wl_basic exit [N]     allocate and exit(N) with every block still live
  *   wl_basic chdir DIR    allocate, chdir(DIR), exit 0 with the blocks live
+ *   wl_basic fds          allocate, let the agent's thread start, print the
+ *                         numbers of the open descriptors below 900; exit 0
  *   wl_basic exit_group   allocate, end with the raw exit_group system call
  *                         (as the C library's own _exit does), status 0
  *   wl_basic errno        failing allocations leave errno as the C
@@ -59,6 +61,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -438,7 +441,8 @@ static int closefds(double seconds)
 
 static int usage(void)
 {
-	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | exit_group | chdir DIR | "
+	wl_say("usage: wl_basic hold | exit [STATUS] | quick_exit [STATUS] | exit_group | fds | "
+	       "chdir DIR | "
 	       "check | errno | "
 	       "churn SECONDS | deep | "
 	       "closefds SECONDS");
@@ -514,6 +518,13 @@ int main(int argc, char **argv)
 		wl_wait();
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(argc > 2 ? atoi(argv[2]) : 0);
+	} else if (strcmp(argv[1], "fds") == 0) {
+		struct timespec pause = { 0, 200 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+		for (int fd = 0; fd < 900; fd++)
+			if (fcntl(fd, F_GETFD) >= 0)
+				printf("%d ", fd);
+		printf("\n");
 	} else if (strcmp(argv[1], "exit_group") == 0) {
 		syscall(SYS_exit_group, 0);
 	} else if (strcmp(argv[1], "chdir") == 0 && argc > 2) {
