@@ -9,6 +9,15 @@ set -euo pipefail
 
 wl=$HT_WORKLOADS/wl_basic
 
+echo "== the agent defines only the functions libheaptop(7) names"
+# Anything else it exported would take the place of the program's own (a
+# plugin's operator new, say) for every object loaded after it.
+if command -v nm >/dev/null; then
+	expect_eq "exported functions" \
+		"$(nm -D --defined-only "$HEAPTOP_AGENT" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" \
+		"_Exit _exit aligned_alloc calloc dlclose free malloc memalign posix_memalign pthread_getattr_np pvalloc quick_exit realloc reallocarray valloc "
+fi
+
 # site  live bytes/blocks  total bytes/blocks (see wl_basic.c)
 expected='
 site_malloc          10000/10  10000/10

@@ -175,9 +175,13 @@ static size_t walk_bufs_size(void)
 static void thread_exit(void *arg)
 {
 	flush_pending();
-	if (ts.bufs) {
-		mem_unmap(ts.bufs, walk_bufs_size());
-		ts.bufs = NULL;
+	struct walk_bufs *b = ts.bufs;
+	if (b) {
+		/* Forgotten before it goes: a signal handler that allocates in
+		 * between maps another. */
+		__atomic_store_n(&ts.bufs, NULL, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		mem_unmap(b, walk_bufs_size());
 	}
 	/* A later destructor may allocate again: arm this one again then. */
 	ts.registered = 0;
@@ -903,8 +907,6 @@ EXPORT void quick_exit(int status)
 	exit_now(status, real.Exit);
 }
 
-static void cxx_forget(void);
-
 /* Only to remember the object it unloads (see modules_closed); the
  * destructors it runs allocate and free as the program does. */
 EXPORT int dlclose(void *handle)
@@ -914,10 +916,7 @@ EXPORT int dlclose(void *handle)
 		return -1;
 	struct retired_module m;
 	int closing = __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE) && modules_closing(handle, &m);
-	uint32_t before = modules_generation();
 	int r = real.dlclose(handle);
-	if (modules_generation() != before)
-		cxx_forget();
 	if (closing && r == 0)
 		modules_closed(&m);
 	return r;
@@ -933,229 +932,6 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 	int r = real.getattr(thread, attr);
 	ts.in_getattr--;
 	return r;
-}
-
-/*
- * C++ operator new and delete.  libstdc++'s and libc++'s call malloc and
- * free, where the hooks count their blocks; but an allocator that brings
- * its own (jemalloc, tcmalloc) serves new and delete without them, and a
- * C++ program linked with one had none of its objects counted.  So the
- * agent defines them too: where the next definition is libstdc++'s or
- * libc++'s it jumps there, leaving the stack as it was; otherwise it
- * records the block around the call, like the hooks above.
- */
-enum {
-	NW, NW_NT, NW_AL, NW_AL_NT, NA, NA_NT, NA_AL, NA_AL_NT,
-	DL, DL_NT, DL_SZ, DL_AL, DL_AL_NT, DL_SZ_AL,
-	DA, DA_NT, DA_SZ, DA_AL, DA_AL_NT, DA_SZ_AL, CXX_OPS
-};
-static const char *const cxx_names[CXX_OPS] = {
-	"_Znwm", "_ZnwmRKSt9nothrow_t", "_ZnwmSt11align_val_t",
-	"_ZnwmSt11align_val_tRKSt9nothrow_t",
-	"_Znam", "_ZnamRKSt9nothrow_t", "_ZnamSt11align_val_t",
-	"_ZnamSt11align_val_tRKSt9nothrow_t",
-	"_ZdlPv", "_ZdlPvRKSt9nothrow_t", "_ZdlPvm", "_ZdlPvSt11align_val_t",
-	"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdlPvmSt11align_val_t",
-	"_ZdaPv", "_ZdaPvRKSt9nothrow_t", "_ZdaPvm", "_ZdaPvSt11align_val_t",
-	"_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvmSt11align_val_t",
-};
-static void *cxx_next[CXX_OPS]; /* the definitions after the agent's */
-/* Where each operator goes: the next definition, or the agent's function
- * that records the block around it; until looked up, a function that looks
- * it up first (defined below). */
-static void *cxx_jump[CXX_OPS];
-static int cxx_resolved;
-static void *const cxx_first[CXX_OPS];
-
-/* Whether the object defining FN is a C++ runtime whose new calls malloc. */
-static int runtime_of_malloc(void *fn)
-{
-	Dl_info info;
-	if (!fn || !dladdr(fn, &info) || !info.dli_fname)
-		return 1;
-	const char *base = strrchr(info.dli_fname, '/');
-	base = base ? base + 1 : info.dli_fname;
-	return strncmp(base, "libstdc++.so", 12) == 0 || strncmp(base, "libc++.so", 9) == 0 ||
-	       strncmp(base, "libc++abi.so", 12) == 0;
-}
-
-/* The definition of operator NAME after ours: in the global scope, or in
- * a C++ runtime that a library loaded with RTLD_LOCAL brought in (a C
- * program such as python3 loading a C++ module: the module's references
- * reach the agent's operators, the runtime is in no global scope). */
-static void *cxx_find(const char *name)
-{
-	static const char *const runtimes[] = { "libstdc++.so.6", "libc++.so.1",
-						"libc++abi.so.1" };
-	void *f = dlsym(RTLD_NEXT, name);
-	for (size_t i = 0; !f && i < sizeof runtimes / sizeof runtimes[0]; i++) {
-		void *h = dlopen(runtimes[i], RTLD_LAZY | RTLD_NOLOAD);
-		if (h) {
-			f = dlsym(h, name);
-			real.dlclose(h); /* NOLOAD took a reference */
-		}
-	}
-	return f;
-}
-
-/* An object was unloaded, maybe the runtime the operators went to: look
- * them up again at the next call. */
-static void cxx_forget(void)
-{
-	lock_acquire(&init_lock);
-	for (int i = 0; i < CXX_OPS; i++)
-		__atomic_store_n(&cxx_jump[i], cxx_first[i], __ATOMIC_RELEASE);
-	cxx_resolved = 0;
-	lock_release(&init_lock);
-}
-
-static __attribute__((noreturn, noinline)) void cxx_missing(int i)
-{
-	static const char msg[] = "heaptop agent: no definition of a C++ operator new or "
-				  "delete to call: ";
-	agent_say(msg, sizeof msg - 1);
-	agent_say(cxx_names[i], strlen(cxx_names[i]));
-	agent_say("\n", 1);
-	abort();
-}
-
-static __attribute__((noinline)) void *cxx_slow(int i);
-
-/* Where operator I goes: one load and a jump, no frame. */
-static inline void *cxx_target(int i)
-{
-	return __atomic_load_n(&cxx_jump[i], __ATOMIC_ACQUIRE);
-}
-
-/* Busy for the scope of a variable, also when new throws through it (the
- * agent is built with -fexceptions for this cleanup). */
-static void busy_end(int *unused)
-{
-	(void)unused;
-	ts.busy--;
-}
-#define BUSY_SCOPE int busy_scope_ __attribute__((cleanup(busy_end), unused)) = ts.busy++
-
-/* operator new of SIZE bytes through the next one, which may throw; the
- * exported function only jumps (to it, or to this), so that passing
- * through leaves no frame. */
-#define NEW_OP(name, op, params, args, size)                                       \
-	static __attribute__((noinline)) void *name##_traced params                \
-	{                                                                          \
-		void *(*next) params = cxx_next[op], *p;                            \
-		{                                                                  \
-			BUSY_SCOPE;                                                \
-			p = next args;                                             \
-		}                                                                  \
-		record_alloc(p, size);                                             \
-		return p;                                                          \
-	}                                                                          \
-	static __attribute__((noinline)) void *name##_first params                 \
-	{                                                                          \
-		void *(*to) params = cxx_slow(op);                                  \
-		return to args;                                                    \
-	}                                                                          \
-	EXPORT void *name params;                                                  \
-	EXPORT void *name params                                                   \
-	{                                                                          \
-		void *(*to) params = cxx_target(op);                                \
-		return to args;                                                    \
-	}
-/* operator delete of P through the next one, likewise. */
-#define DELETE_OP(name, op, params, args)                                          \
-	static __attribute__((noinline)) void name##_traced params                 \
-	{                                                                          \
-		void (*next) params = cxx_next[op];                                 \
-		int saved_errno = errno;                                           \
-		struct ptrmap_rec r;                                               \
-		forget(p, &r);                                                     \
-		errno = saved_errno;                                               \
-		next args;                                                         \
-	}                                                                          \
-	static __attribute__((noinline)) void name##_first params                  \
-	{                                                                          \
-		void (*to) params = cxx_slow(op);                                   \
-		to args;                                                           \
-	}                                                                          \
-	EXPORT void name params;                                                   \
-	EXPORT void name params                                                    \
-	{                                                                          \
-		void (*to) params = cxx_target(op);                                 \
-		to args;                                                           \
-	}
-
-typedef const void *nothrow_ref; /* const std::nothrow_t & */
-typedef size_t align_val;        /* std::align_val_t */
-
-NEW_OP(_Znwm, NW, (size_t n), (n), n)
-NEW_OP(_ZnwmRKSt9nothrow_t, NW_NT, (size_t n, nothrow_ref t), (n, t), n)
-NEW_OP(_ZnwmSt11align_val_t, NW_AL, (size_t n, align_val a), (n, a), n)
-NEW_OP(_ZnwmSt11align_val_tRKSt9nothrow_t, NW_AL_NT, (size_t n, align_val a, nothrow_ref t),
-       (n, a, t), n)
-NEW_OP(_Znam, NA, (size_t n), (n), n)
-NEW_OP(_ZnamRKSt9nothrow_t, NA_NT, (size_t n, nothrow_ref t), (n, t), n)
-NEW_OP(_ZnamSt11align_val_t, NA_AL, (size_t n, align_val a), (n, a), n)
-NEW_OP(_ZnamSt11align_val_tRKSt9nothrow_t, NA_AL_NT, (size_t n, align_val a, nothrow_ref t),
-       (n, a, t), n)
-DELETE_OP(_ZdlPv, DL, (void *p), (p))
-DELETE_OP(_ZdlPvRKSt9nothrow_t, DL_NT, (void *p, nothrow_ref t), (p, t))
-DELETE_OP(_ZdlPvm, DL_SZ, (void *p, size_t n), (p, n))
-DELETE_OP(_ZdlPvSt11align_val_t, DL_AL, (void *p, align_val a), (p, a))
-DELETE_OP(_ZdlPvSt11align_val_tRKSt9nothrow_t, DL_AL_NT, (void *p, align_val a, nothrow_ref t),
-	  (p, a, t))
-DELETE_OP(_ZdlPvmSt11align_val_t, DL_SZ_AL, (void *p, size_t n, align_val a), (p, n, a))
-DELETE_OP(_ZdaPv, DA, (void *p), (p))
-DELETE_OP(_ZdaPvRKSt9nothrow_t, DA_NT, (void *p, nothrow_ref t), (p, t))
-DELETE_OP(_ZdaPvm, DA_SZ, (void *p, size_t n), (p, n))
-DELETE_OP(_ZdaPvSt11align_val_t, DA_AL, (void *p, align_val a), (p, a))
-DELETE_OP(_ZdaPvSt11align_val_tRKSt9nothrow_t, DA_AL_NT, (void *p, align_val a, nothrow_ref t),
-	  (p, a, t))
-DELETE_OP(_ZdaPvmSt11align_val_t, DA_SZ_AL, (void *p, size_t n, align_val a), (p, n, a))
-
-
-#define CXX_ALL(suffix)                                                            \
-	[NW] = _Znwm##suffix, [NW_NT] = _ZnwmRKSt9nothrow_t##suffix,                \
-	[NW_AL] = _ZnwmSt11align_val_t##suffix,                                    \
-	[NW_AL_NT] = _ZnwmSt11align_val_tRKSt9nothrow_t##suffix,                   \
-	[NA] = _Znam##suffix, [NA_NT] = _ZnamRKSt9nothrow_t##suffix,                \
-	[NA_AL] = _ZnamSt11align_val_t##suffix,                                    \
-	[NA_AL_NT] = _ZnamSt11align_val_tRKSt9nothrow_t##suffix,                   \
-	[DL] = _ZdlPv##suffix, [DL_NT] = _ZdlPvRKSt9nothrow_t##suffix,              \
-	[DL_SZ] = _ZdlPvm##suffix, [DL_AL] = _ZdlPvSt11align_val_t##suffix,         \
-	[DL_AL_NT] = _ZdlPvSt11align_val_tRKSt9nothrow_t##suffix,                  \
-	[DL_SZ_AL] = _ZdlPvmSt11align_val_t##suffix,                               \
-	[DA] = _ZdaPv##suffix, [DA_NT] = _ZdaPvRKSt9nothrow_t##suffix,              \
-	[DA_SZ] = _ZdaPvm##suffix, [DA_AL] = _ZdaPvSt11align_val_t##suffix,         \
-	[DA_AL_NT] = _ZdaPvSt11align_val_tRKSt9nothrow_t##suffix,                  \
-	[DA_SZ_AL] = _ZdaPvmSt11align_val_t##suffix
-static void *const cxx_first[CXX_OPS] = { CXX_ALL(_first) };
-static void *cxx_jump[CXX_OPS] = { CXX_ALL(_first) };
-static void *const cxx_traced[CXX_OPS] = { CXX_ALL(_traced) };
-
-/* Look every operator up: where the next new is libstdc++'s or libc++'s,
- * which call malloc, each goes straight there; otherwise to the agent's
- * function around it. */
-static __attribute__((noinline)) void *cxx_slow(int i)
-{
-	ts.busy++;
-	resolve();
-	lock_acquire(&init_lock);
-	if (!cxx_resolved) {
-		for (int k = 0; k < CXX_OPS; k++)
-			cxx_next[k] = cxx_find(cxx_names[k]);
-		int pass = runtime_of_malloc(cxx_next[NW]);
-		for (int k = 0; k < CXX_OPS; k++)
-			if (cxx_next[k])
-				__atomic_store_n(&cxx_jump[k], pass ? cxx_next[k] : cxx_traced[k],
-						 __ATOMIC_RELEASE);
-		cxx_resolved = 1;
-	}
-	void *f = cxx_next[i] ? cxx_jump[i] : NULL;
-	lock_release(&init_lock);
-	ts.busy--;
-	if (!f)
-		cxx_missing(i);
-	return f;
 }
 
 __attribute__((constructor)) static void hooks_init(void)
