@@ -83,15 +83,19 @@ run_traced "$wl" fds >"$HT_TMP/fds.txt" || rc=$?
 expect_eq "fds: exit status" "$rc" 0
 expect_eq "open descriptors below 900, with the agent as without" "$(cat "$HT_TMP/fds.txt")" "$plain"
 
-echo "== a relative HEAPTOP_SOCKET, and files that are not the agent's"
+echo "== a relative HEAPTOP_SOCKET and HEAPTOP_FINAL, and files that are not the agent's"
 # The program changes directory before it exits: the agent removes its own
-# socket, not a file of the same name in the new directory; and it never
-# removes a file in the socket's place that is not a socket.
+# socket, not a file of the same name in the new directory, and writes the
+# live-at-exit file where the program started; and it never removes a file
+# in the socket's place that is not a socket.
 mkdir -p "$HT_TMP/rel" "$HT_TMP/rel/jail"
 echo precious >"$HT_TMP/rel/jail/agent.sock"
 rc=0
-(cd "$HT_TMP/rel" && run_traced HEAPTOP_SOCKET=agent.sock "$wl" chdir jail) || rc=$?
+(cd "$HT_TMP/rel" && run_traced HEAPTOP_SOCKET=agent.sock HEAPTOP_FINAL=final.snap "$wl" chdir jail) ||
+	rc=$?
 expect_eq "relative socket: exit status" "$rc" 0
+expect_true "relative HEAPTOP_FINAL: written where the program started" test -s "$HT_TMP/rel/final.snap"
+expect_true "relative HEAPTOP_FINAL: not where it ended" test ! -e "$HT_TMP/rel/jail/final.snap"
 expect_eq "relative socket: the other directory's file kept" \
 	"$(cat "$HT_TMP/rel/jail/agent.sock" 2>/dev/null || echo gone)" precious
 expect_true "relative socket: its own file removed" test ! -e "$HT_TMP/rel/agent.sock"

@@ -96,14 +96,33 @@ static const char *env_str(const char *name)
 	return s && *s ? s : NULL;
 }
 
+/* NAME's value as an absolute path in BUF (SIZE bytes): a relative one is
+ * taken from the directory the program starts in, which it may leave
+ * before the path is used (at exit, in a child forked later); NULL when
+ * unset or too long. */
+static const char *env_path(const char *name, char *buf, size_t size)
+{
+	const char *v = env_str(name);
+	if (!v || v[0] == '/')
+		return v;
+	size_t n = strlen(v);
+	if (!getcwd(buf, size) || strlen(buf) + 1 + n >= size)
+		return NULL;
+	size_t len = strlen(buf);
+	buf[len] = '/';
+	memcpy(buf + len + 1, v, n + 1);
+	return buf;
+}
+
 void agent_settings_load(void)
 {
+	static char socket_buf[4096], final_buf[4096];
 	struct agent_settings *s = &agent_settings;
 	s->depth = (unsigned)env_long("HEAPTOP_DEPTH", 1, HT_MAX_DEPTH, AGENT_DEFAULT_DEPTH);
 	s->max_stacks = (uint32_t)env_long("HEAPTOP_MAX_STACKS", 2, PTRMAP_MAX_STACK + 1L,
 					   AGENT_DEFAULT_MAX_STACKS);
-	s->socket = env_str("HEAPTOP_SOCKET");
-	s->final_path = env_str("HEAPTOP_FINAL");
+	s->socket = env_path("HEAPTOP_SOCKET", socket_buf, sizeof socket_buf);
+	s->final_path = env_path("HEAPTOP_FINAL", final_buf, sizeof final_buf);
 	s->final_pid = env_long("HEAPTOP_FINAL_PID", 1, 0x7fffffffL, 0);
 	/* Below a few bytes sampling costs more than it saves. */
 	s->sample = env_bytes("HEAPTOP_SAMPLE", UINT64_C(1) << 40, 0);

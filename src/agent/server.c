@@ -127,29 +127,10 @@ static int socket_in_use(const struct sockaddr_un *sa)
 	return used;
 }
 
-/* HEAPTOP_SOCKET PATH into DST, made absolute: the program may change its
- * directory before it exits, when the file is removed. */
-static int given_path(char *dst, size_t size, const char *path)
-{
-	char expanded[sizeof sock_path];
-	if (path_expand(expanded, sizeof expanded, path) < 0)
-		return -1;
-	if (expanded[0] == '/') {
-		memcpy(dst, expanded, sizeof expanded);
-		return 0;
-	}
-	if (!getcwd(dst, size))
-		return -1;
-	struct path_buf b = { dst, size, strlen(dst) };
-	path_add(&b, "/");
-	path_add(&b, expanded);
-	return b.len < b.size ? 0 : -1;
-}
-
 static int make_socket(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (path ? given_path(sa.sun_path, sizeof sa.sun_path, path) < 0
+	if (path ? path_expand(sa.sun_path, sizeof sa.sun_path, path) < 0
 		 : default_path(sa.sun_path, sizeof sa.sun_path) < 0)
 		return -1;
 	if (socket_in_use(&sa)) {
