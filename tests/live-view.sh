@@ -327,6 +327,8 @@ expect_screen "crash: running" 'grow_site'
 PID=$(header_pid)
 kill -SEGV "$PID"
 expect_screen "crash: shown" 'KILLED by SIGSEGV' 20
+expect_screen "crash: why there is no live-at-exit table" \
+	'killed by signal 11 \(Segmentation fault\), the program left no live-at-exit snapshot'
 expect_screen "crash: table stays" 'grow_site'
 keys q
 back_at_prompt "crash"

@@ -367,10 +367,9 @@ struct heap *session_final(struct session *ss, char **cause)
 		if (!ss->final_snap) {
 			if (access(path, F_OK) < 0 && errno == ENOENT) {
 				free(*cause);
-				*cause = xstrdup("the program wrote none: it ended without exit(3) or "
-						 "_exit(2) (the C library's own _exit, as in daemon(3); "
-						 "exec; a raw exit_group), or could not create the file "
-						 "(after chroot or setuid, or with no descriptor left)");
+				*cause = xstrdup("the program wrote none: it ended without exit, "
+						 "quick_exit or _exit (as daemon(3) does), or could not "
+						 "create the file");
 			}
 			return NULL;
 		}

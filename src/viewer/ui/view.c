@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -240,6 +242,10 @@ static unsigned view_end(struct view *v, int status)
 	struct heap *fin = session_final(v->ss, &cause);
 	unsigned f = live_set_exited(v->lv, fin, status);
 	char *msg = fin ? xstrdup("the program ended: this is what was live at exit; q quits")
+		    : WIFSIGNALED(status)
+			? xasprintf("killed by signal %d (%s), the program left no live-at-exit "
+				    "snapshot: this is the last table", WTERMSIG(status),
+				    strsignal(WTERMSIG(status)))
 			: xasprintf("no live-at-exit snapshot (%s): this is the last table", cause);
 	live_set_message(v->lv, msg);
 	free(msg);
