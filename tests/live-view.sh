@@ -429,6 +429,20 @@ expect_gone "exec: no AGENT LOST badge" 'AGENT LOST'
 keys q
 back_at_prompt "exec"
 
+# A search that matched locations (FILE:LINE), kept as a filter, keeps
+# the rows it showed: filters test locations as searches do.
+run_in_pane -d 0.3 -- "$WL" 30
+expect_screen "location search: rows" 'stable_site'
+keys /
+keys -l 'wl_live.c:*'
+expect_screen "location search: typed" '^Search: wl_live.c:\*'
+keys Enter
+expect_screen "location search kept: badge" 'FILTERS 1'
+expect_screen "location search kept: rows stay" 'stable_site'
+expect_screen "location search kept: grow_site too" 'grow_site'
+keys q
+back_at_prompt "location search"
+
 # The watched process goes away: shown, not fatal.
 run_in_pane -d 0.5 -p "$WPID"
 expect_screen "lost: table" 'grow_site'

@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -585,14 +586,34 @@ static int is_system(struct model *m, const struct heap_frame *f)
 	return str_system_function(m, str_id(m, f->function));
 }
 
+/* Does a pattern of SET match F's location, FILE:LINE (full path or
+ * basename)?  What a search in the live view matches too, so that one
+ * kept as a filter keeps the rows it showed. */
+static int location_matches(struct model *m, int set, const struct heap_frame *f)
+{
+	if (f->file == NULL || f->line == 0)
+		return 0;
+	char loc[4096 + 16];
+	int n = snprintf(loc, sizeof loc, "%s:%u", f->file, f->line);
+	if (n < 0 || (size_t)n >= sizeof loc)
+		return 0;
+	const char *base = base_name(loc);
+	for (const char *const *p = m->sets[set]; *p != NULL; p++)
+		if (fnmatch(*p, loc, 0) == 0 || fnmatch(*p, base, 0) == 0)
+			return 1;
+	return 0;
+}
+
 /* Does a pattern of SET match the function, the file (full path or
- * basename) or the module (likewise) of F? */
+ * basename), the location FILE:LINE (likewise) or the module (likewise)
+ * of F? */
 static int frame_matches(struct model *m, int set, const struct heap_frame *f)
 {
 	if (m->sets[set] == NULL)
 		return 0;
 	return (str_match(m, set, str_id(m, f->function)) & FLAG_FULL) ||
-	       str_match(m, set, str_id(m, f->file)) || str_match(m, set, str_id(m, f->module));
+	       str_match(m, set, str_id(m, f->file)) || str_match(m, set, str_id(m, f->module)) ||
+	       location_matches(m, set, f);
 }
 
 /* The attributed frame of F[0..N), N > 0 (see model.h).  A system frame is

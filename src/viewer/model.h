@@ -15,7 +15,8 @@
  * innermost frame is the attributed one.
  *
  * Patterns are fnmatch(3) patterns, tested against a frame's function, its
- * file (full path and basename) and its module (full path and basename).
+ * file (full path and basename), its location FILE:LINE (likewise) and its
+ * module (full path and basename).
  * Exclude patterns drop a stack when they match its attributed frame (any of
  * its frames with all_frames); when include patterns exist, a stack is kept
  * only if one of them matches.

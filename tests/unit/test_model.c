@@ -511,6 +511,11 @@ START_TEST(test_filters)
 	CK_FILTERED(h, o, PATS("/src/app/*.c"), NULL, "parse render");
 	CK_FILTERED(h, o, NULL, PATS("/src/app/render.c"), "parse [unrecorded stacks] " LIBFOO ":??");
 	CK_FILTERED(h, o, PATS("/src/app"), NULL, "");
+	/* Location FILE:LINE, basename and full path. */
+	CK_FILTERED(h, o, PATS("parse.c:40"), NULL, "parse");
+	CK_FILTERED(h, o, PATS("*.c:4?"), NULL, "parse");
+	CK_FILTERED(h, o, NULL, PATS("/src/app/render.c:7"), "parse [unrecorded stacks] " LIBFOO ":??");
+	CK_FILTERED(h, o, PATS("render.c:8"), NULL, "");
 	/* Module basename and full path. */
 	CK_FILTERED(h, o, PATS("libfoo.so"), NULL, LIBFOO ":??");
 	CK_FILTERED(h, o, NULL, PATS("/usr/bin/*"), "[unrecorded stacks] " LIBFOO ":??");
