@@ -241,6 +241,7 @@ keys g g g g
 
 keys Home Enter
 expect_screen "stack view: title" 'Stack 1 of [0-9]+'
+expect_screen "stack view: the time of its figures" 'Stack 1 of .* as of [0-9]{2}:[0-9]{2}:[0-9]{2}'
 expect_screen "stack view: allocating frame" '#0 +grow_site +workloads/wl_live\.c:[0-9]+'
 expect_screen "stack view: caller" 'main +workloads/wl_live\.c:[0-9]+'
 expect_screen "stack view: source" 'grow_site\(\);'

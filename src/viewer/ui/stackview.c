@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/xalloc.h"
 #include "viewer/format.h"
@@ -18,6 +19,7 @@ struct stackview {
 	size_t n, cur;    /* stacks, and the one shown */
 	size_t top, page; /* first frame on screen, frames that fit */
 	char site[512];   /* the site's location, for the title */
+	char when[16];    /* the snapshot's time: the view holds still */
 };
 
 static const struct keys_hint hints[] = {
@@ -43,6 +45,11 @@ void stackview_open(struct stackview *sv, struct live *lv)
 	if (r)
 		live_location(r, st.group, sv->site, sizeof sv->site);
 	sv->n = live_stacks_open(lv);
+	const struct heap_info *i = live_info(lv);
+	time_t t = i && i->time_ns ? (time_t)(i->time_ns / 1000000000u) : time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(sv->when, sizeof sv->when, "%H:%M:%S", &tm);
 }
 
 void stackview_close(struct stackview *sv, struct live *lv)
@@ -57,8 +64,10 @@ static void stackview_title(const struct stackview *sv, const struct live_stack 
 	char size[32], title[768];
 	const char *dot = crt_glyph(CRT_G_DOT);
 	format_size(size, sizeof size, (double)s->size, 0);
-	snprintf(title, sizeof title, " Stack %zu of %zu %s %s %s %s in %" PRId64 " blocks %s %zu frames",
-		 sv->cur + 1, sv->n, dot, sv->site, dot, size, s->count, dot, s->nframes);
+	snprintf(title, sizeof title,
+		 " Stack %zu of %zu %s %s %s %s in %" PRId64 " blocks %s %zu frames %s as of %s",
+		 sv->cur + 1, sv->n, dot, sv->site, dot, size, s->count, dot, s->nframes, dot,
+		 sv->when);
 	crt_fill(y, 0, w, CRT_TABLE_HEADER);
 	crt_put_cut(y, 0, title, w, CRT_TABLE_HEADER);
 }
