@@ -428,15 +428,24 @@ static void dyn_bounds(struct v0 *d)
 	lifetime_skip(d);
 }
 
-static void type(struct v0 *d)
+/* Enter one level of nesting; false (and bad) past the bound or after an
+ * error. */
+static bool nest(struct v0 *d)
 {
 	if (d->bad)
-		return;
+		return false;
 	if (d->depth >= V0_MAX_DEPTH) {
 		d->bad = true;
-		return;
+		return false;
 	}
 	d->depth++;
+	return true;
+}
+
+static void type(struct v0 *d)
+{
+	if (!nest(d))
+		return;
 	char c = peek(d);
 	const char *basic = c >= 'a' && c <= 'z' ? basic_type(c) : NULL;
 	if (basic != NULL) {
@@ -482,13 +491,8 @@ static void type(struct v0 *d)
  * are read, not shown). */
 static void path(struct v0 *d, bool out)
 {
-	if (d->bad)
+	if (!nest(d))
 		return;
-	if (d->depth >= V0_MAX_DEPTH) {
-		d->bad = true;
-		return;
-	}
-	d->depth++;
 	size_t mark = d->n;
 	char c = peek(d);
 	d->pos++;
