@@ -90,6 +90,7 @@ struct live {
 	char *message;
 	uint64_t message_until;
 	uint64_t mark_ns;
+	uint64_t mark_moved_ns; /* the agent's mark that was said to have moved */
 
 	struct sample *hist; /* a ring of HISTORY_CAP */
 	size_t nhist, hist_next;
@@ -560,9 +561,29 @@ static int live_same_counts(const struct heap *a, const struct heap *b)
 	       x->final == y->final && heap_stack_count(a) == heap_stack_count(b);
 }
 
+/* The agent's mark moved from ours: another viewer of the process set
+ * one (the agent keeps one per process), so BORN counts from it now. */
+static void live_check_mark(struct live *lv, const struct heap *h)
+{
+	uint64_t now = heap_info(h)->mark_ns;
+	if (!lv->base || !now || now == lv->mark_ns || now == lv->mark_moved_ns)
+		return;
+	lv->mark_moved_ns = now;
+	time_t t = (time_t)(now / 1000000000u);
+	struct tm tm;
+	char when[16] = "?";
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof when, "%H:%M:%S", &tm);
+	char *msg = xasprintf("another viewer set the process's mark at %s: BORN counts from "
+			      "then; m sets yours again", when);
+	live_set_message(lv, msg);
+	free(msg);
+}
+
 unsigned live_set_heap(struct live *lv, struct heap *h)
 {
 	live_take(lv, h);
+	live_check_mark(lv, h);
 	/* A program at rest: the rows are those on screen, nothing to compute. */
 	if (lv->shown && !lv->pending && live_same_counts(lv->shown, h))
 		return LIVE_REDRAW;

@@ -41,10 +41,12 @@ static void add(struct heap *h, int64_t bytes, int64_t blocks, const struct heap
 
 /* Three sites, each in its own function, with A, B and C live bytes (a
  * block per 10 bytes); site A is reached from two callers. */
-static struct heap *heap3(int64_t a, int64_t b, int64_t c)
+/* heap3 with the agent's mark at MARK_S seconds (0: none). */
+static struct heap *heap3_marked(int64_t a, int64_t b, int64_t c, uint64_t mark_s)
 {
 	struct heap_info info = { .pid = 42, .exe = APP, .cmdline = "app",
-				  .live_bytes = (uint64_t)(a + b + c) };
+				  .live_bytes = (uint64_t)(a + b + c),
+				  .mark_ns = mark_s * 1000000000u };
 	struct heap *h = heap_new(&info);
 	struct heap_frame fa1[] = { FR("alpha", "/src/app/alpha.c", 10),
 				    FR("main", "/src/app/main.c", 5) };
@@ -57,6 +59,11 @@ static struct heap *heap3(int64_t a, int64_t b, int64_t c)
 	add(h, b, b / 10, fb, 1);
 	add(h, c, c / 10, fc, 1);
 	return h;
+}
+
+static struct heap *heap3(int64_t a, int64_t b, int64_t c)
+{
+	return heap3_marked(a, b, c, 0);
 }
 
 /* Feed H at time NOW and recompute when asked; returns the flags. */
@@ -462,6 +469,23 @@ START_TEST(test_mark_heap)
 }
 END_TEST
 
+/* The agent's mark set again by someone else (another viewer): said once. */
+START_TEST(test_mark_moved)
+{
+	struct settings s = settings_default();
+	struct live *lv = live_new(&s);
+	live_set_time(lv, 0);
+	live_set_mark(lv, heap3_marked(300, 200, 100, 1000));
+	live_recompute(lv);
+	feed(lv, 1000, heap3_marked(300, 200, 110, 1000));
+	ck_assert(status(lv).message == NULL || strstr(status(lv).message, "another") == NULL);
+	feed(lv, 2000, heap3_marked(300, 200, 120, 2000));
+	ck_assert_ptr_nonnull(status(lv).message);
+	ck_assert_ptr_nonnull(strstr(status(lv).message, "another viewer set the process's mark"));
+	live_free(lv);
+}
+END_TEST
+
 START_TEST(test_named_filters)
 {
 	struct settings s = settings_default();
@@ -738,6 +762,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, test_sort_keys);
 	tcase_add_test(tc, test_mark_and_diff);
 	tcase_add_test(tc, test_mark_heap);
+	tcase_add_test(tc, test_mark_moved);
 	tcase_add_test(tc, test_named_filters);
 	tcase_add_test(tc, test_skip_system);
 	tcase_add_test(tc, test_pause);
