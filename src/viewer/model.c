@@ -265,12 +265,10 @@ enum { SET_SKIP, SET_EXCLUDE, SET_INCLUDE, NSETS };
 #define FLAG_KNOWN(set) (1u << (3 * (set)))
 #define FLAG_FULL 1u /* shifted by 3 * set + 1: a pattern matches the string */
 #define FLAG_BASE 2u /* ... or its basename */
+/* Each *_KNOWN flag has its answer at the bit above it (str_flag). */
 #define FLAG_SYSTEM_KNOWN (1u << (3 * NSETS))
-#define FLAG_SYSTEM (1u << (3 * NSETS + 1))
 #define FLAG_SOURCE_KNOWN (1u << (3 * NSETS + 2))
-#define FLAG_SOURCE (1u << (3 * NSETS + 3))
 #define FLAG_FUNCTION_KNOWN (1u << (3 * NSETS + 4))
-#define FLAG_FUNCTION (1u << (3 * NSETS + 5))
 
 struct model {
 	/* Every key met since the cache was last reset, in order of first
@@ -497,20 +495,34 @@ static unsigned str_match(struct model *m, int set, uint32_t id)
 	return (m->flags[id] >> shift) & (FLAG_FULL | FLAG_BASE);
 }
 
-/* Is module ID a system object? */
-static int str_system(struct model *m, uint32_t id)
+/* Is NAME (a module's path) a system object's? */
+static int system_module_name(const char *name)
+{
+	const char *base = base_name(name);
+	for (size_t i = 0; i < sizeof system_prefixes / sizeof system_prefixes[0]; i++)
+		if (strncmp(base, system_prefixes[i], strlen(system_prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Is PATH (a source file's) one of a standard library? */
+static int system_source_path(const char *path)
+{
+	for (size_t i = 0; i < sizeof system_sources / sizeof system_sources[0]; i++)
+		if (fnmatch(system_sources[i], path, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* TEST of string ID (0: none, never), worked out once: KNOWN says the
+ * answer is in m->flags, at the bit above KNOWN. */
+static int str_flag(struct model *m, uint32_t id, unsigned known, int (*test)(const char *))
 {
 	if (id == 0)
 		return 0;
-	if (!(m->flags[id] & FLAG_SYSTEM_KNOWN)) {
-		const char *base = base_name(m->strs[id]);
-		unsigned bits = FLAG_SYSTEM_KNOWN;
-		for (size_t i = 0; i < sizeof system_prefixes / sizeof system_prefixes[0]; i++)
-			if (strncmp(base, system_prefixes[i], strlen(system_prefixes[i])) == 0)
-				bits |= FLAG_SYSTEM;
-		m->flags[id] |= (uint16_t)bits;
-	}
-	return (m->flags[id] & FLAG_SYSTEM) != 0;
+	if (!(m->flags[id] & known))
+		m->flags[id] |= (uint16_t)(known | (test(m->strs[id]) ? known << 1 : 0));
+	return (m->flags[id] & known << 1) != 0;
 }
 
 /* Functions of the C++ and Rust standard libraries, for frames without a
@@ -546,44 +558,15 @@ static int system_function_name(const char *name)
 	return 0;
 }
 
-/* Is function ID one of a standard library? */
-static int str_system_function(struct model *m, uint32_t id)
-{
-	if (id == 0)
-		return 0;
-	if (!(m->flags[id] & FLAG_FUNCTION_KNOWN)) {
-		unsigned bits = FLAG_FUNCTION_KNOWN;
-		if (system_function_name(m->strs[id]))
-			bits |= FLAG_FUNCTION;
-		m->flags[id] |= (uint16_t)bits;
-	}
-	return (m->flags[id] & FLAG_FUNCTION) != 0;
-}
-
-/* Is file ID a source of a standard library? */
-static int str_system_source(struct model *m, uint32_t id)
-{
-	if (id == 0)
-		return 0;
-	if (!(m->flags[id] & FLAG_SOURCE_KNOWN)) {
-		unsigned bits = FLAG_SOURCE_KNOWN;
-		for (size_t i = 0; i < sizeof system_sources / sizeof system_sources[0]; i++)
-			if (fnmatch(system_sources[i], m->strs[id], 0) == 0)
-				bits |= FLAG_SOURCE;
-		m->flags[id] |= (uint16_t)bits;
-	}
-	return (m->flags[id] & FLAG_SOURCE) != 0;
-}
-
 /* --- attribution and filters --------------------------------------------- */
 
 static int is_system(struct model *m, const struct heap_frame *f)
 {
-	if (str_system(m, str_id(m, f->module)))
+	if (str_flag(m, str_id(m, f->module), FLAG_SYSTEM_KNOWN, system_module_name))
 		return 1;
 	if (f->file != NULL)
-		return str_system_source(m, str_id(m, f->file));
-	return str_system_function(m, str_id(m, f->function));
+		return str_flag(m, str_id(m, f->file), FLAG_SOURCE_KNOWN, system_source_path);
+	return str_flag(m, str_id(m, f->function), FLAG_FUNCTION_KNOWN, system_function_name);
 }
 
 /* Does a pattern of SET match F's location, FILE:LINE (full path or
