@@ -187,14 +187,21 @@ static void thread_exit(void *arg)
 	ts.registered = 0;
 }
 
+/* Have thread_exit run when this thread exits (once armed, until it runs). */
+static inline void arm_thread_exit(void)
+{
+	if (!ts.registered) {
+		ts.registered = 1;
+		pthread_setspecific(exit_key, &ts);
+	}
+}
+
 /* The thread's walk buffers, mapped now; NULL when memory is short. */
 static __attribute__((noinline)) struct walk_bufs *walk_bufs_make(void)
 {
 	ts.bufs = mem_map(walk_bufs_size());
-	if (ts.bufs && !ts.registered) {
-		ts.registered = 1;
-		pthread_setspecific(exit_key, &ts);
-	}
+	if (ts.bufs)
+		arm_thread_exit();
 	return ts.bufs;
 }
 
@@ -235,10 +242,7 @@ static inline __attribute__((always_inline)) void live_change(int64_t d)
 		if (now > 0)
 			agent_peak_raise((uint64_t)now);
 	}
-	if (!ts.registered) {
-		ts.registered = 1;
-		pthread_setspecific(exit_key, &ts);
-	}
+	arm_thread_exit();
 }
 
 /* Drop the leading frames that are libunwind's and ours (up to and

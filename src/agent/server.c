@@ -30,9 +30,10 @@
 #define STALL_MS 10000 /* a client that takes no bytes for this long is dropped */
 #define IDLE_MS 10000  /* a client that asks nothing for this long gives its buffer back */
 
-/* Which open file a descriptor of ours is: a program may close every
- * descriptor it did not open (as daemons do) and open its own files under
- * the same numbers, which the agent must then never read, write or close. */
+/* Which file a descriptor of ours (or the socket's path) is: a program may
+ * close every descriptor it did not open (as daemons do) and open its own
+ * files under the same numbers, which the agent must then never read,
+ * write or close; and a file at the socket's path may no longer be ours. */
 struct fd_id {
 	dev_t dev;
 	ino_t ino;
@@ -54,8 +55,7 @@ static struct fd_id listen_id;
 static const char *listen_path; /* server_start's PATH, to make it again */
 static pid_t owner_pid;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static dev_t sock_dev; /* the socket file as bound: unlinked only if */
-static ino_t sock_ino; /* it is still that file */
+static struct fd_id sock_file; /* as bound: unlinked only if still that file */
 static struct client clients[MAX_CLIENTS];
 static int nclients;
 
@@ -158,8 +158,7 @@ static int make_socket(const char *path)
 		return -1;
 	}
 	memcpy(sock_path, sa.sun_path, sizeof sock_path);
-	sock_dev = st.st_dev;
-	sock_ino = st.st_ino;
+	sock_file = (struct fd_id){ st.st_dev, st.st_ino };
 	return fd;
 }
 
@@ -420,7 +419,7 @@ void server_unlink(void)
 {
 	struct stat st;
 	if (listen_fd >= 0 && owner_pid == getpid() && sock_path[0] &&
-	    lstat(sock_path, &st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino)
+	    lstat(sock_path, &st) == 0 && st.st_dev == sock_file.dev && st.st_ino == sock_file.ino)
 		unlink(sock_path);
 }
 
