@@ -64,37 +64,30 @@ expect_eq "wl_threads exit-small exit status" "$rc" 0
 snap_final "$RUN_PID" "$HT_TMP/final-small.txt"
 check "$HT_TMP/final-small.txt" exit-small 8000/80 20480/640
 
-# A thread whose first allocation is made inside pthread_getattr_np (which
-# holds the thread's lock) must not have the agent ask for its stack then:
-# the program hung, main's first allocation and a new thread's alike.
+# exits_holding UNWIND MODE SITE LIVE: wl_threads MODE under HEAPTOP_UNWIND,
+# which must exit 0 with SITE holding LIVE (bytes/blocks) at exit.
+exits_holding() {
+	local unwind=$1 mode=$2 site=$3 live=$4 rc=0
+	run_traced HEAPTOP_UNWIND="$unwind" "$wl" "$mode" || rc=$?
+	expect_eq "$mode ($unwind): exit status" "$rc" 0
+	snap_final "$RUN_PID" "$HT_TMP/$mode-$unwind.txt"
+	expect_eq "$mode ($unwind): $site live" "$(site_live "$site" "$HT_TMP/$mode-$unwind.txt")" "$live"
+}
+
+# Under every walker:
+# - getattr: a thread whose first allocation is made inside
+#   pthread_getattr_np (which holds the thread's lock) must not have the
+#   agent ask for its stack then: the program hung, main's first
+#   allocation and a new thread's alike;
+# - small-stack: the agent's per-thread memory (8 KiB of walk buffers) must
+#   not come out of a thread's stack: a PTHREAD_STACK_MIN thread using 5000
+#   bytes of its own crashed under every walker when it lived in static TLS;
+# - coroutine: a stack that is not the thread's own is walked, by libunwind
+#   when frame pointers cannot.
 HT_TIMEOUT=20
 for unwind in dwarf fp libunwind; do
-	echo "== getattr, HEAPTOP_UNWIND=$unwind"
-	rc=0
-	run_traced HEAPTOP_UNWIND=$unwind "$wl" getattr || rc=$?
-	expect_eq "getattr ($unwind): exit status" "$rc" 0
-	snap_final "$RUN_PID" "$HT_TMP/getattr-$unwind.txt"
-	expect_eq "getattr ($unwind): site_getattr live" \
-		"$(site_live site_getattr "$HT_TMP/getattr-$unwind.txt")" 2048/32
-done
-
-# The agent's per-thread memory (8 KiB of walk buffers) must not come out
-# of a thread's stack: a PTHREAD_STACK_MIN thread using 5000 bytes of its
-# own crashed under every walker when it lived in static TLS.  And a
-# stack that is not the thread's own (a coroutine's) is walked, by
-# libunwind when frame pointers cannot.
-for unwind in dwarf fp libunwind; do
-	echo "== small stack and coroutine, HEAPTOP_UNWIND=$unwind"
-	rc=0
-	run_traced HEAPTOP_UNWIND=$unwind "$wl" small-stack || rc=$?
-	expect_eq "small-stack ($unwind): exit status" "$rc" 0
-	snap_final "$RUN_PID" "$HT_TMP/small-$unwind.txt"
-	expect_eq "small-stack ($unwind): site_small_stack live" \
-		"$(site_live site_small_stack "$HT_TMP/small-$unwind.txt")" 1000/10
-	rc=0
-	run_traced HEAPTOP_UNWIND=$unwind "$wl" coroutine || rc=$?
-	expect_eq "coroutine ($unwind): exit status" "$rc" 0
-	snap_final "$RUN_PID" "$HT_TMP/co-$unwind.txt"
-	expect_eq "coroutine ($unwind): site_coroutine live" \
-		"$(site_live site_coroutine "$HT_TMP/co-$unwind.txt")" 1500/5
+	echo "== getattr, small stack and coroutine, HEAPTOP_UNWIND=$unwind"
+	exits_holding "$unwind" getattr site_getattr 2048/32
+	exits_holding "$unwind" small-stack site_small_stack 1000/10
+	exits_holding "$unwind" coroutine site_coroutine 1500/5
 done

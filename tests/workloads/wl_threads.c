@@ -208,15 +208,21 @@ static void *exit_main(void *arg)
 	exit(0);
 }
 
-/* exit(0) from a thread with a stack as small as allowed. */
-static void exit_on_small_stack(void)
+/* Run FN in a thread with a stack as small as allowed, and join it. */
+static void on_small_stack(void *(*fn)(void *))
 {
 	pthread_attr_t attr;
 	pthread_t th;
 	WL_CHECK(pthread_attr_init(&attr) == 0);
 	WL_CHECK(pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN) == 0);
-	WL_CHECK(pthread_create(&th, &attr, exit_main, NULL) == 0);
-	pthread_join(th, NULL);
+	WL_CHECK(pthread_create(&th, &attr, fn, NULL) == 0);
+	WL_CHECK(pthread_join(th, NULL) == 0);
+}
+
+/* exit(0) from a thread with a stack as small as allowed. */
+static void exit_on_small_stack(void)
+{
+	on_small_stack(exit_main);
 	abort(); /* not reached: the thread ends the process */
 }
 
@@ -257,12 +263,7 @@ static void *small_main(void *arg)
 
 static void run_small_stack(void)
 {
-	pthread_attr_t attr;
-	pthread_t th;
-	WL_CHECK(pthread_attr_init(&attr) == 0);
-	WL_CHECK(pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN) == 0);
-	WL_CHECK(pthread_create(&th, &attr, small_main, NULL) == 0);
-	WL_CHECK(pthread_join(th, NULL) == 0);
+	on_small_stack(small_main);
 	exit(0);
 }
 
