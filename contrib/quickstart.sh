@@ -20,7 +20,7 @@ cd "$top"
 # What building needs, and what the tests compare against.
 build_pkgs="gcc g++ make autoconf automake libtool pkg-config libunwind-dev libdw-dev
 libncurses-dev libinih-dev check"
-test_pkgs="valgrind sqlite3 python3 tmux libjemalloc-dev cppcheck procps rustc"
+test_pkgs="valgrind sqlite3 python3 tmux libjemalloc-dev libtcmalloc-minimal4 cppcheck procps rustc"
 
 install_missing() {
 	missing=

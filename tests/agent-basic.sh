@@ -11,11 +11,17 @@ wl=$HT_WORKLOADS/wl_basic
 
 echo "== the agent defines only the functions libheaptop(7) names"
 # Anything else it exported would take the place of the program's own (a
-# plugin's operator new, say) for every object loaded after it.
+# plugin's operator new, say) for every object loaded after it.  The
+# __heaptop_ ones are for libheaptop-cxx.so, which defines the twenty
+# operators new and delete and nothing else.
 if command -v nm >/dev/null; then
 	expect_eq "exported functions" \
 		"$(nm -D --defined-only "$HEAPTOP_AGENT" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" \
-		"_Exit _exit aligned_alloc calloc dlclose free malloc memalign posix_memalign pthread_getattr_np pvalloc quick_exit realloc reallocarray valloc "
+		"_Exit __heaptop_alloc __heaptop_cxx_enter __heaptop_cxx_leave __heaptop_cxx_loaded __heaptop_free _exit aligned_alloc calloc dlclose free malloc memalign posix_memalign pthread_getattr_np pvalloc quick_exit realloc reallocarray valloc "
+	shim=$(dirname "$HEAPTOP_AGENT")/libheaptop-cxx.so
+	expect_eq "libheaptop-cxx.so's exported functions" \
+		"$(nm -D --defined-only "$shim" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" \
+		"_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t _ZdaPvm _ZdaPvmSt11align_val_t _ZdlPv _ZdlPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdlPvm _ZdlPvmSt11align_val_t _Znam _ZnamRKSt9nothrow_t _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t "
 fi
 
 # site  live bytes/blocks  total bytes/blocks (see wl_basic.c)

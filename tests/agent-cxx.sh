@@ -3,10 +3,13 @@
 # exceptions thrown through a frame that allocated: exact numbers at the
 # ready point, nothing left by the exceptions, zero after freeing, and the
 # live-at-exit file (global objects are destroyed by exit before it).
+# The same program linked with jemalloc, whose own operator new serves
+# objects without malloc, gives the same numbers with libheaptop-cxx.so
+# preloaded beside the agent, and none of its C++ objects without it.
 set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 
-wl=$HT_WORKLOADS/wl_cxx
+shim=$(dirname "$HEAPTOP_AGENT")/libheaptop-cxx.so
 
 # Direct `new` sites, by attributed frame (operator new is in libstdc++).
 direct='
@@ -14,6 +17,7 @@ site_new            240/5    480/10
 site_new_array     2000/2   3000/3
 site_new_aligned    256/2    256/2
 site_new_nothrow    300/1    300/1
+site_bad_alloc       48/1    456/4
 '
 # Blocks found through the site function on their stack (the allocation is
 # made by template code instantiated in wl_cxx, or by the C++ runtime).
@@ -46,31 +50,63 @@ check() {
 	done <<<"$through"
 }
 
-echo "== hold"
-wl_start "$wl" hold
-wl_ready
-snap_live "$WL_PID" "$HT_TMP/sites.txt"
-snap "$HT_TMP/stacks.txt" --socket "$(sock_of "$WL_PID")"
-check "$HT_TMP/sites.txt" "$HT_TMP/stacks.txt" live
-wl_continue
-wl_ready
-snap_live "$WL_PID" "$HT_TMP/sites2.txt"
-snap "$HT_TMP/stacks2.txt" --socket "$(sock_of "$WL_PID")"
-check "$HT_TMP/sites2.txt" "$HT_TMP/stacks2.txt" freed
-wl_continue
-rc=0
-wl_finish || rc=$?
-expect_eq "wl_cxx hold exit status" "$rc" 0
+# check_workload WL [NAME=VALUE...]: every check on workload WL, run with
+# the agent's environment changed by the NAME=VALUE words.
+check_workload() {
+	local wl=$1 name
+	name=$(basename "$1")
+	shift
+	echo "== $name: hold"
+	wl_start "$@" "$wl" hold
+	wl_ready
+	snap_live "$WL_PID" "$HT_TMP/$name-sites.txt"
+	snap "$HT_TMP/$name-stacks.txt" --socket "$(sock_of "$WL_PID")"
+	check "$HT_TMP/$name-sites.txt" "$HT_TMP/$name-stacks.txt" live
+	ALLOCS[$name]=$(globals_field allocs "$HT_TMP/$name-sites.txt")
+	TOTAL[$name]=$(globals_field total_bytes "$HT_TMP/$name-sites.txt")
+	wl_continue
+	wl_ready
+	snap_live "$WL_PID" "$HT_TMP/$name-sites2.txt"
+	snap "$HT_TMP/$name-stacks2.txt" --socket "$(sock_of "$WL_PID")"
+	check "$HT_TMP/$name-sites2.txt" "$HT_TMP/$name-stacks2.txt" freed
+	wl_continue
+	rc=0
+	wl_finish || rc=$?
+	expect_eq "$name hold exit status" "$rc" 0
 
-echo "== exit: live at exit (vector and string are globals, destroyed by exit)"
+	echo "== $name: exit: live at exit (vector and string are globals, destroyed by exit)"
+	run_traced "$@" "$wl" exit
+	snap_final "$RUN_PID" "$HT_TMP/$name-final-sites.txt"
+	snap "$HT_TMP/$name-final-stacks.txt" --file "$(final_of "$RUN_PID")"
+	while read -r site live total; do
+		[ -n "$site" ] || continue
+		expect_eq "exit: $site live" "$(site_live "$site" "$HT_TMP/$name-final-sites.txt")" "$live"
+	done <<<"$direct"
+	expect_eq "exit: site_vector live" "$(stack_live site_vector "$HT_TMP/$name-final-stacks.txt")" 0/0
+	expect_eq "exit: site_string live" "$(stack_live site_string "$HT_TMP/$name-final-stacks.txt")" 0/0
+	expect_eq "exit: site_map live" "$(stack_live site_map "$HT_TMP/$name-final-stacks.txt")" 4848/101
+	expect_eq "exit: site_throw live" "$(stack_live site_throw "$HT_TMP/$name-final-stacks.txt")" 0/0
+}
+
+declare -A ALLOCS TOTAL
+check_workload "$HT_WORKLOADS/wl_cxx"
+
+wl=$HT_WORKLOADS/wl_cxx_jemalloc
+if [ ! -x "$wl" ]; then
+	echo "== not built: wl_cxx_jemalloc (configure found no -ljemalloc)"
+	exit 0
+fi
+check_workload "$wl" "LD_PRELOAD=$HEAPTOP_AGENT:$shim"
+# Each block once: jemalloc's aligned operator new calls its own
+# posix_memalign, which must not count again.  wl_cxx_jemalloc makes one
+# more block first, 64 KiB, to check that jemalloc serves `new`.
+expect_eq "wl_cxx_jemalloc: blocks ever allocated" "${ALLOCS[wl_cxx_jemalloc]}" \
+	"$((ALLOCS[wl_cxx] + 1))"
+expect_eq "wl_cxx_jemalloc: bytes ever allocated" "${TOTAL[wl_cxx_jemalloc]}" \
+	"$((TOTAL[wl_cxx] + 65536))"
+
+echo "== wl_cxx_jemalloc without libheaptop-cxx.so: jemalloc's operator new is not seen"
 run_traced "$wl" exit
-snap_final "$RUN_PID" "$HT_TMP/final-sites.txt"
-snap "$HT_TMP/final-stacks.txt" --file "$(final_of "$RUN_PID")"
-while read -r site live total; do
-	[ -n "$site" ] || continue
-	expect_eq "exit: $site live" "$(site_live "$site" "$HT_TMP/final-sites.txt")" "$live"
-done <<<"$direct"
-expect_eq "exit: site_vector live" "$(stack_live site_vector "$HT_TMP/final-stacks.txt")" 0/0
-expect_eq "exit: site_string live" "$(stack_live site_string "$HT_TMP/final-stacks.txt")" 0/0
-expect_eq "exit: site_map live" "$(stack_live site_map "$HT_TMP/final-stacks.txt")" 4848/101
-expect_eq "exit: site_throw live" "$(stack_live site_throw "$HT_TMP/final-stacks.txt")" 0/0
+snap_final "$RUN_PID" "$HT_TMP/noshim.txt"
+expect_eq "no shim: site_new live" "$(site_live site_new "$HT_TMP/noshim.txt")" 0/0
+expect_eq "no shim: site_new_array live" "$(site_live site_new_array "$HT_TMP/noshim.txt")" 0/0

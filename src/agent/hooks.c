@@ -49,6 +49,9 @@ struct thread_state {
 	int in_getattr;    /* in pthread_getattr_np, which holds the lock of
 			      the thread it was asked about */
 	struct walk_bufs *bufs; /* mapped at the first walk */
+	int in_cxx;        /* in an allocator's operator new, called by
+			      libheaptop-cxx.so's */
+	uintptr_t cxx_inner; /* the block last recorded in there */
 };
 
 /*
@@ -597,8 +600,8 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		core_init();
 		ts.busy--;
 	}
-	if (agent_settings.sample && !sample_hit(size))
-		return;
+	if (agent_settings.sample && (ts.in_cxx || !sample_hit(size)))
+		return; /* in operator new: its caller samples the block */
 	int saved_errno = errno;
 	ts.busy++;
 	if (size <= PTRMAP_MAX_SIZE)
@@ -621,6 +624,8 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		else if (agent_settings.sample)
 			filter_add((uintptr_t)p, 1);
 		charge(stripe, &r);
+		if (ts.in_cxx)
+			ts.cxx_inner = (uintptr_t)p;
 	}
 	ts.busy--;
 	errno = saved_errno;
@@ -639,7 +644,7 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
  */
 static inline int sample_skip(size_t size)
 {
-	if (!sampling_on() || ts.busy)
+	if (!sampling_on() || ts.busy || ts.in_cxx)
 		return 0;
 	int64_t left = ts.countdown; /* 0 until the generator is seeded */
 	if (left <= 0 || (uint64_t)size >= (uint64_t)left)
@@ -936,6 +941,72 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 	int r = real.getattr(thread, attr);
 	ts.in_getattr--;
 	return r;
+}
+
+/*
+ * For libheaptop-cxx.so, whose operator new and delete stand in front of
+ * an allocator's own (see cxx.c).  It calls the allocator's operator new
+ * between __heaptop_cxx_enter and __heaptop_cxx_leave, then tells the
+ * block with __heaptop_alloc, which charges it to the caller of new.  In
+ * between, the allocator may call malloc itself (jemalloc's aligned
+ * operator new calls its posix_memalign): exact, that block is recorded
+ * as usual and taken back when it turns out to be the one new returns;
+ * sampled, blocks allocated in there are left to the outer decision.
+ * Anything else in there (a new_handler's frees, the std::bad_alloc the
+ * allocator throws) counts as the program's own.
+ */
+EXPORT void __heaptop_cxx_enter(void)
+{
+	ts.in_cxx++;
+	ts.cxx_inner = 0;
+}
+
+EXPORT void __heaptop_cxx_leave(void)
+{
+	ts.in_cxx--;
+}
+
+/* Take back block P's record entirely, as if never made. */
+static void retract(void *p)
+{
+	struct ptrmap_rec r;
+	ts.busy++;
+	if (ptrmap_remove((uintptr_t)p, &r)) {
+		if (agent_settings.sample)
+			filter_add((uintptr_t)p, -1);
+		uint64_t bytes, blocks;
+		block_weight(r.size, &bytes, &blocks);
+		stacktab_charge(my_stripe(), r.stack, -bytes, -blocks, born_slot(r.tag));
+		live_change(-(int64_t)bytes);
+	}
+	ts.busy--;
+}
+
+EXPORT void __heaptop_alloc(void *p, size_t size)
+{
+	if (p && (uintptr_t)p == ts.cxx_inner) {
+		ts.cxx_inner = 0;
+		retract(p);
+	}
+	record_alloc(p, size);
+}
+
+EXPORT void __heaptop_free(void *p)
+{
+	if (!p || in_arena(p))
+		return;
+	int saved_errno = errno;
+	struct ptrmap_rec r;
+	forget(p, &r);
+	errno = saved_errno;
+}
+
+/* CODE lies in libheaptop-cxx.so: walks drop its frames as the agent's. */
+EXPORT void __heaptop_cxx_loaded(const void *code)
+{
+	ts.busy++;
+	modules_cxx_loaded((uintptr_t)code);
+	ts.busy--;
 }
 
 __attribute__((constructor)) static void hooks_init(void)

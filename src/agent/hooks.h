@@ -2,8 +2,17 @@
 #ifndef HEAPTOP_HOOKS_H
 #define HEAPTOP_HOOKS_H
 
+#include <stddef.h>
+
 /* Enter (+1) or leave (-1) agent code on this thread: while inside, the
  * thread's allocations pass through untraced. */
 void hooks_busy(int delta);
+
+/* Called by libheaptop-cxx.so (found with dlsym), see hooks.c. */
+void __heaptop_alloc(void *p, size_t size);
+void __heaptop_free(void *p);
+void __heaptop_cxx_enter(void);
+void __heaptop_cxx_leave(void);
+void __heaptop_cxx_loaded(const void *code);
 
 #endif

@@ -63,10 +63,13 @@ void modules_fork_child(void)
 	__atomic_store_n(&loader_users, loader_mine, __ATOMIC_RELAXED);
 	__atomic_store_n(&loader_forking, 0, __ATOMIC_RELEASE);
 }
-static uintptr_t agent_lo, agent_hi;
+/* The agent's code, and libheaptop-cxx.so's once it says it is loaded:
+ * walks drop the frames in either. */
+static uintptr_t agent_lo, agent_hi, cxx_lo, cxx_hi;
 
-struct find_agent {
-	uintptr_t addr;
+struct find_object {
+	uintptr_t addr;   /* in */
+	uintptr_t lo, hi; /* out: the load range of the object holding it */
 };
 
 static void load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
@@ -85,25 +88,42 @@ static void load_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t
 	}
 }
 
-static int find_agent_cb(struct dl_phdr_info *info, size_t size, void *data)
+static int find_object_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
-	struct find_agent *f = data;
+	struct find_object *f = data;
 	uintptr_t lo, hi;
 	load_range(info, &lo, &hi);
 	if (f->addr >= lo && f->addr < hi) {
-		agent_lo = lo;
-		agent_hi = hi;
+		f->lo = lo;
+		f->hi = hi;
 		return 1;
 	}
 	return 0;
+}
+
+/* The load range of the object holding ADDR into *F (empty when none). */
+static void find_object(uintptr_t addr, struct find_object *f)
+{
+	*f = (struct find_object){ .addr = addr };
+	modules_iterate(find_object_cb, f);
 }
 
 void modules_init(void)
 {
 	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
 	exe_path[n > 0 ? n : 0] = '\0';
-	struct find_agent f = { (uintptr_t)&modules_init };
-	modules_iterate(find_agent_cb, &f);
+	struct find_object f;
+	find_object((uintptr_t)&modules_init, &f);
+	agent_lo = f.lo;
+	agent_hi = f.hi;
+}
+
+void modules_cxx_loaded(uintptr_t addr)
+{
+	struct find_object f;
+	find_object(addr, &f);
+	__atomic_store_n(&cxx_lo, f.lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&cxx_hi, f.hi, __ATOMIC_RELAXED);
 }
 
 const char *modules_exe(void)
@@ -113,7 +133,9 @@ const char *modules_exe(void)
 
 int modules_in_agent(uintptr_t pc)
 {
-	return pc >= agent_lo && pc < agent_hi;
+	return (pc >= agent_lo && pc < agent_hi) ||
+	       (pc >= __atomic_load_n(&cxx_lo, __ATOMIC_RELAXED) &&
+		pc < __atomic_load_n(&cxx_hi, __ATOMIC_RELAXED));
 }
 
 static int generation_cb(struct dl_phdr_info *info, size_t size, void *data)

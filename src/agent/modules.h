@@ -16,8 +16,10 @@ uint32_t modules_generation(void);
 void modules_encode(struct ht_writer *w);
 /* The executable's path ("" when unknown). */
 const char *modules_exe(void);
-/* True when PC lies in the agent's own code. */
+/* True when PC lies in the agent's own code or libheaptop-cxx.so's. */
 int modules_in_agent(uintptr_t pc);
+/* libheaptop-cxx.so is loaded; ADDR lies in its code. */
+void modules_cxx_loaded(uintptr_t addr);
 
 /*
  * The agent's calls into the loader's lock (dl_iterate_phdr, libunwind's

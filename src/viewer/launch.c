@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "viewer/cxxshim.h"
 #include "viewer/launch.h"
 
 struct launch {
@@ -36,11 +37,28 @@ static char *private_dir(char **cause)
 	return tmpl;
 }
 
-/* LD_PRELOAD with the agent first, keeping what the user preloads. */
-static char *preload_value(const char *agent)
+/* LD_PRELOAD for PROGRAM: the agent first, keeping what the user
+ * preloads, and libheaptop-cxx.so (beside the agent) after it when the
+ * program's operator new is an allocator's own (see cxxshim.h). */
+static char *preload_value(const char *program, const char *agent)
 {
 	const char *old = getenv("LD_PRELOAD");
-	return old && *old ? xasprintf("%s:%s", agent, old) : xstrdup(agent);
+	char *with_agent = old && *old ? xasprintf("%s:%s", agent, old) : xstrdup(agent);
+	const char *slash = strrchr(agent, '/');
+	char *shim = xasprintf("%.*slibheaptop-cxx.so", slash ? (int)(slash - agent + 1) : 0,
+			       agent);
+	char *path = access(shim, R_OK) == 0 ? cxxshim_find_program(program) : NULL;
+	char *owner = path ? cxxshim_operator_new_owner(path, with_agent) : NULL;
+	char *value = with_agent;
+	if (cxxshim_needed(owner, path)) {
+		value = old && *old ? xasprintf("%s:%s:%s", agent, shim, old)
+				    : xasprintf("%s:%s", agent, shim);
+		free(with_agent);
+	}
+	free(owner);
+	free(path);
+	free(shim);
+	return value;
 }
 
 /* What the child could not do, as it tells the parent on the pipe. */
@@ -56,11 +74,12 @@ static void __attribute__((noreturn)) child_failed(int fd, int step)
 
 /* In the child: set up and exec; on failure report on FD and exit. */
 static void __attribute__((noreturn))
-child(char *const argv[], const struct launch_options *o, const char *final, int fd)
+child(char *const argv[], const struct launch_options *o, const char *preload,
+      const char *final, int fd)
 {
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)getpid());
-	setenv("LD_PRELOAD", preload_value(o->agent), 1);
+	setenv("LD_PRELOAD", preload, 1);
 	setenv("HEAPTOP_FINAL", final, 1);
 	setenv("HEAPTOP_FINAL_PID", pid, 1);
 	for (const char *const *e = o->env; e && *e; e++)
@@ -103,10 +122,12 @@ struct launch *launch_start(char *const argv[], const struct launch_options *o,
 		launch_free(l);
 		return NULL;
 	}
+	char *preload = preload_value(argv[0], o->agent);
 	fflush(NULL);
 	l->pid = fork();
 	if (l->pid < 0) {
 		*cause = xasprintf("fork: %s", strerror(errno));
+		free(preload);
 		close(pfd[0]);
 		close(pfd[1]);
 		launch_free(l);
@@ -114,8 +135,9 @@ struct launch *launch_start(char *const argv[], const struct launch_options *o,
 	}
 	if (l->pid == 0) {
 		close(pfd[0]);
-		child(argv, o, l->final, pfd[1]);
+		child(argv, o, preload, l->final, pfd[1]);
 	}
+	free(preload);
 	close(pfd[1]);
 	int msg[2] = { 0, 0 };
 	ssize_t n;

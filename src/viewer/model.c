@@ -36,11 +36,12 @@
 #define UNMAPPED UINT32_MAX /* a stack map entry not made yet */
 
 /* Basename prefixes of the system objects that skip_system skips: the C
- * library, the C++ runtime, libgcc, libm, the dynamic loader, the agent. */
+ * library, the C++ runtime, libgcc, libm, the dynamic loader, the agent
+ * and its operator new, allocators that replace malloc. */
 static const char *const system_prefixes[] = {
 	"libc.so", "libc-", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
-	"ld64.so", "libheaptop.so", "libpthread.so", "libdl.so", "libc++.so",
-	"libc++abi.so",
+	"ld64.so", "libheaptop.so", "libheaptop-cxx.so", "libpthread.so", "libdl.so",
+	"libc++.so", "libc++abi.so", "libjemalloc.so", "libtcmalloc", "libmimalloc.so",
 };
 
 /* Sources of the C++ and Rust standard libraries, whose code is compiled
@@ -498,11 +499,18 @@ static unsigned str_match(struct model *m, int set, uint32_t id)
 /* Is NAME (a module's path) a system object's? */
 static int system_module_name(const char *name)
 {
+	if (name == NULL)
+		return 0;
 	const char *base = base_name(name);
 	for (size_t i = 0; i < sizeof system_prefixes / sizeof system_prefixes[0]; i++)
 		if (strncmp(base, system_prefixes[i], strlen(system_prefixes[i])) == 0)
 			return 1;
 	return 0;
+}
+
+int model_system_module(const char *path)
+{
+	return system_module_name(path);
 }
 
 /* Is PATH (a source file's) one of a standard library? */

@@ -708,6 +708,12 @@ static const char *symbolizer_die_name(struct symbolizer *s, Dwarf_Die *die)
 		if (q != NULL)
 			return q;
 	}
+	/* A C++ symbol defined in C (libheaptop-cxx.so's operator new). */
+	if (name[0] == '_' && name[1] == 'Z') {
+		const char *d = symbolizer_memo(s, name, true);
+		if (d != NULL)
+			return d;
+	}
 	return symbolizer_memo(s, name, false);
 }
 

@@ -30,6 +30,7 @@
 #include "proto/proto.h"
 #include "viewer/client.h"
 #include "viewer/snapshot.h"
+#include "viewer/model.h"
 #include "viewer/symbolizer.h"
 
 #define FETCH_TIMEOUT_MS 10000
@@ -50,10 +51,6 @@ struct options {
 };
 
 /* Modules whose frames are never the attributed one (basename prefixes). */
-static const char *const skipped_modules[] = {
-	"libc.so", "libstdc++.so", "ld-linux", "libheaptop.so", "libgcc_s.so", "libm.so",
-};
-
 /* One stack, symbolized. */
 struct stack_desc {
 	struct sym_frame *frames; /* every frame, inline ones included, innermost first */
@@ -176,17 +173,6 @@ static const char *basename_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static int module_skipped(const char *path)
-{
-	if (path == NULL)
-		return 0;
-	const char *base = basename_of(path);
-	for (size_t i = 0; i < sizeof skipped_modules / sizeof skipped_modules[0]; i++)
-		if (strncmp(base, skipped_modules[i], strlen(skipped_modules[i])) == 0)
-			return 1;
-	return 0;
-}
-
 static void symbolizer_sync(struct symbolizer *sym, const struct snapshot *s)
 {
 	for (size_t i = 0; i < snapshot_module_count(s); i++) {
@@ -228,7 +214,7 @@ static void describe_stack(struct symbolizer *sym, const struct snapshot *s, uin
 			const struct snapshot_module *m = snapshot_module_at(s, pcs[i]);
 			module = m ? m->path : NULL;
 		}
-		if (d->site == NULL && !module_skipped(module))
+		if (d->site == NULL && !model_system_module(module))
 			d->site = func;
 	}
 	if (d->site == NULL)

@@ -4,6 +4,13 @@
  *   wl_cxx hold       allocate; "ready"; wait; free all; "ready"; wait; exit 0
  *   wl_cxx exit       allocate and exit(0) without freeing (global objects
  *                     are still destroyed by exit(), as C++ does)
+ *   wl_cxx preloads   print "cxx_shim=1" when libheaptop-cxx.so is loaded,
+ *                     "cxx_shim=0" when not, and exit 0
+ *
+ * Built twice: wl_cxx, whose operator new is libstdc++'s (it calls malloc),
+ * and wl_cxx_jemalloc (WL_JEMALLOC), linked with jemalloc, whose own
+ * operator new serves objects without malloc; that one checks first that
+ * `new` really reaches jemalloc.
  *
  * Sites are extern "C" noinline functions so that their names are plain.
  * operator new lives in libstdc++, so a direct `new` is charged to the
@@ -29,6 +36,10 @@
  *   site_throw_std       10 throws of std::runtime_error:          0       0
  *     (stack)            2 blocks per throw (its message string and the
  *                        exception object), 20 in total
+ *   site_bad_alloc       3 x new char[2^62], each throwing          48       1
+ *                        std::bad_alloc (its exception object is
+ *                        136 B), then new Obj (48 B): the thread is
+ *                        traced as before; 456 B in 4 blocks in total
  */
 #include <cstdint>
 #include <cstring>
@@ -71,6 +82,7 @@ static char *nothrow_array;
 static std::vector<int> g_vec;
 static std::string g_str;
 static Registry *g_reg;
+static Obj *after_bad_alloc;
 
 extern "C" {
 
@@ -104,6 +116,22 @@ WL_SITE void site_new_nothrow(void)
 {
 	nothrow_array = new (std::nothrow) char[300];
 	WL_CHECK(nothrow_array != nullptr);
+}
+
+WL_SITE void site_bad_alloc(void)
+{
+	volatile size_t huge = (size_t)1 << 62;
+	int caught = 0;
+	for (int i = 0; i < 3; i++) {
+		try {
+			char *p = new char[huge];
+			delete[] p; /* not reached */
+		} catch (const std::bad_alloc &) {
+			caught++;
+		}
+	}
+	WL_CHECK(caught == 3);
+	after_bad_alloc = new Obj();
 }
 
 WL_SITE void site_vector(void)
@@ -169,12 +197,50 @@ static void throw_and_catch(void)
 	WL_CHECK(caught == 20);
 }
 
+#ifdef WL_JEMALLOC
+extern "C" int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+		       size_t newlen);
+
+/* Bytes jemalloc has handed to this thread so far. */
+static uint64_t je_thread_allocated(void)
+{
+	uint64_t v = 0;
+	size_t len = sizeof v;
+	WL_CHECK(mallctl("thread.allocated", &v, &len, nullptr, 0) == 0);
+	return v;
+}
+
+/* `new` must reach jemalloc's operator new, whoever stands in front. */
+static void check_new_served_by_jemalloc(void)
+{
+	static char *volatile p; /* or the pair may be left out */
+	uint64_t before = je_thread_allocated();
+	p = new char[1 << 16];
+	WL_CHECK(je_thread_allocated() - before >= (1 << 16));
+	delete[] p;
+}
+#endif
+
+/* Whether libheaptop-cxx.so is among the loaded objects. */
+static void print_preloads(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	WL_CHECK(f != nullptr);
+	char line[4096];
+	int found = 0;
+	while (fgets(line, sizeof line, f))
+		found |= strstr(line, "/libheaptop-cxx.so") != nullptr;
+	fclose(f);
+	wl_say("cxx_shim=%d", found);
+}
+
 static void allocate_all(void)
 {
 	site_new();
 	site_new_array();
 	site_new_aligned();
 	site_new_nothrow();
+	site_bad_alloc();
 	site_vector();
 	site_string();
 	site_map();
@@ -197,6 +263,8 @@ static void free_all(void)
 	}
 	delete[] nothrow_array;
 	nothrow_array = nullptr;
+	delete after_bad_alloc;
+	after_bad_alloc = nullptr;
 	std::vector<int>().swap(g_vec);
 	std::string().swap(g_str);
 	delete g_reg;
@@ -207,9 +275,16 @@ int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
 	if (argc < 2) {
-		wl_say("usage: wl_cxx hold | exit");
+		wl_say("usage: wl_cxx hold | exit | preloads");
 		return 2;
 	}
+	if (strcmp(argv[1], "preloads") == 0) {
+		print_preloads();
+		return 0;
+	}
+#ifdef WL_JEMALLOC
+	check_new_served_by_jemalloc();
+#endif
 	allocate_all();
 	if (strcmp(argv[1], "hold") == 0) {
 		wl_ready("phase=allocated");
@@ -220,7 +295,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(0);
 	} else {
-		wl_say("usage: wl_cxx hold | exit");
+		wl_say("usage: wl_cxx hold | exit | preloads");
 		return 2;
 	}
 	return 0;

@@ -1,0 +1,258 @@
+/*
+ * libheaptop-cxx.so: C++ operator new and delete for a program whose
+ * allocator defines its own (jemalloc, tcmalloc).  Those serve C++ objects
+ * without calling malloc, so the agent would never see them.  Preloaded
+ * beside the agent, these operators come before the allocator's in the
+ * program's global scope: each calls the allocator's own (the next
+ * definition, found once with dlsym(RTLD_NEXT)) and tells the agent.
+ *
+ * heaptop preloads this only where the program's scope has such an
+ * operator new at start-up (see src/viewer/cxxshim.c).  Elsewhere it
+ * would stand in front of libstdc++'s, which calls malloc (still exact,
+ * only slower: the agent keeps the second record of the block), or, in a
+ * C program that later loads a C++ plugin on its own, in front of no
+ * operator new at all (then it falls back on malloc, below).
+ *
+ * Written in C with the mangled names (x86-64: size_t is 'm',
+ * std::align_val_t an enum of size_t); built with unwind tables, so that
+ * std::bad_alloc thrown by the allocator's operator new passes through.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+#define OPERATORS(X)                                      \
+	X(NEW, "_Znwm")                                   \
+	X(NEW_ARRAY, "_Znam")                             \
+	X(NEW_NOTHROW, "_ZnwmRKSt9nothrow_t")             \
+	X(NEW_ARRAY_NOTHROW, "_ZnamRKSt9nothrow_t")       \
+	X(NEW_ALIGN, "_ZnwmSt11align_val_t")              \
+	X(NEW_ARRAY_ALIGN, "_ZnamSt11align_val_t")        \
+	X(NEW_ALIGN_NOTHROW, "_ZnwmSt11align_val_tRKSt9nothrow_t") \
+	X(NEW_ARRAY_ALIGN_NOTHROW, "_ZnamSt11align_val_tRKSt9nothrow_t") \
+	X(DEL, "_ZdlPv")                                  \
+	X(DEL_ARRAY, "_ZdaPv")                            \
+	X(DEL_SIZED, "_ZdlPvm")                           \
+	X(DEL_ARRAY_SIZED, "_ZdaPvm")                     \
+	X(DEL_NOTHROW, "_ZdlPvRKSt9nothrow_t")            \
+	X(DEL_ARRAY_NOTHROW, "_ZdaPvRKSt9nothrow_t")      \
+	X(DEL_ALIGN, "_ZdlPvSt11align_val_t")             \
+	X(DEL_ARRAY_ALIGN, "_ZdaPvSt11align_val_t")       \
+	X(DEL_SIZED_ALIGN, "_ZdlPvmSt11align_val_t")      \
+	X(DEL_ARRAY_SIZED_ALIGN, "_ZdaPvmSt11align_val_t") \
+	X(DEL_ALIGN_NOTHROW, "_ZdlPvSt11align_val_tRKSt9nothrow_t") \
+	X(DEL_ARRAY_ALIGN_NOTHROW, "_ZdaPvSt11align_val_tRKSt9nothrow_t")
+
+#define ENUM(id, name) OP_##id,
+#define NAME(id, name) name,
+enum op { OPERATORS(ENUM) OP_COUNT };
+static const char *const op_names[OP_COUNT] = { OPERATORS(NAME) };
+
+static void *next_op[OP_COUNT];
+static void (*agent_alloc)(void *, size_t);
+static void (*agent_free)(void *);
+static void (*agent_enter)(void), (*agent_leave)(void);
+static int resolved;
+
+/* Once, from the constructor, or from the first operator called before
+ * it (another library's constructor): after that, no dlsym in an
+ * operator, which would take the loader's lock and clear dlerror(). */
+static void resolve(void)
+{
+	for (int i = 0; i < OP_COUNT; i++)
+		__atomic_store_n(&next_op[i], dlsym(RTLD_NEXT, op_names[i]), __ATOMIC_RELAXED);
+	void (*loaded)(const void *) = (void (*)(const void *))dlsym(RTLD_DEFAULT,
+								   "__heaptop_cxx_loaded");
+	if (loaded) {
+		/* Before the first block is told: the walks drop our frames. */
+		loaded((const void *)&resolve);
+		__atomic_store_n(&agent_alloc, (void (*)(void *, size_t))dlsym(RTLD_DEFAULT,
+						"__heaptop_alloc"), __ATOMIC_RELAXED);
+		__atomic_store_n(&agent_free, (void (*)(void *))dlsym(RTLD_DEFAULT,
+						"__heaptop_free"), __ATOMIC_RELAXED);
+		__atomic_store_n(&agent_enter, (void (*)(void))dlsym(RTLD_DEFAULT,
+						"__heaptop_cxx_enter"), __ATOMIC_RELAXED);
+		__atomic_store_n(&agent_leave, (void (*)(void))dlsym(RTLD_DEFAULT,
+						"__heaptop_cxx_leave"), __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void cxx_init(void)
+{
+	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+		resolve();
+}
+
+static void *next(enum op op)
+{
+	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+		resolve();
+	return __atomic_load_n(&next_op[op], __ATOMIC_RELAXED);
+}
+
+/*
+ * The allocator's operator new is called inside __heaptop_cxx_enter and
+ * __heaptop_cxx_leave, so that the agent knows what it allocates itself
+ * through malloc (see hooks.c).  An exception thrown by it passes through
+ * this frame: built with -fexceptions, the cleanup leaves then too.
+ */
+struct inside {
+	void (*leave)(void);
+};
+
+static struct inside inside_enter(void)
+{
+	void (*enter)(void) = __atomic_load_n(&agent_enter, __ATOMIC_RELAXED);
+	struct inside in = { __atomic_load_n(&agent_leave, __ATOMIC_RELAXED) };
+	if (enter && in.leave)
+		enter();
+	else
+		in.leave = NULL;
+	return in;
+}
+
+static void inside_leave(struct inside *in)
+{
+	if (in->leave)
+		in->leave();
+}
+
+#define INSIDE struct inside inside_ __attribute__((cleanup(inside_leave))) = inside_enter()
+
+static void tell_alloc(void *p, size_t size)
+{
+	void (*f)(void *, size_t) = __atomic_load_n(&agent_alloc, __ATOMIC_RELAXED);
+	if (p && f)
+		f(p, size);
+}
+
+static void tell_free(void *p)
+{
+	void (*f)(void *) = __atomic_load_n(&agent_free, __ATOMIC_RELAXED);
+	if (p && f)
+		f(p);
+}
+
+/* No next operator new (preloaded by hand into a program without one):
+ * the C library's allocator, as libstdc++'s operator new would; a
+ * failure the caller cannot be told of with an exception ends it. */
+static void *fallback_new(size_t size, size_t align, int nothrow)
+{
+	void *p = NULL;
+	if (align <= sizeof(max_align_t))
+		p = malloc(size ? size : 1);
+	else if (posix_memalign(&p, align, size ? size : 1) != 0)
+		p = NULL;
+	if (!p && !nothrow) {
+		static const char msg[] = "libheaptop-cxx.so: out of memory in operator new, "
+					  "and no operator new to throw std::bad_alloc\n";
+		(void)!write(2, msg, sizeof msg - 1);
+		abort();
+	}
+	return p;
+}
+
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nothrow_fn)(size_t, const void *);
+typedef void *(*new_align_fn)(size_t, size_t);
+typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
+
+#define NEW_PLAIN(sym, op)                                                \
+	EXPORT void *sym(size_t size);                                    \
+	void *sym(size_t size)                                            \
+	{                                                                 \
+		new_fn f = (new_fn)next(op);                              \
+		void *p;                                                  \
+		{                                                         \
+			INSIDE;                                           \
+			p = f ? f(size) : fallback_new(size, 0, 0);       \
+		}                                                         \
+		tell_alloc(p, size);                                      \
+		return p;                                                 \
+	}
+#define NEW_NOTHROW(sym, op)                                              \
+	EXPORT void *sym(size_t size, const void *nt);                    \
+	void *sym(size_t size, const void *nt)                            \
+	{                                                                 \
+		new_nothrow_fn f = (new_nothrow_fn)next(op);              \
+		void *p;                                                  \
+		{                                                         \
+			INSIDE;                                           \
+			p = f ? f(size, nt) : fallback_new(size, 0, 1);   \
+		}                                                         \
+		tell_alloc(p, size);                                      \
+		return p;                                                 \
+	}
+#define NEW_ALIGN(sym, op)                                                \
+	EXPORT void *sym(size_t size, size_t align);                      \
+	void *sym(size_t size, size_t align)                              \
+	{                                                                 \
+		new_align_fn f = (new_align_fn)next(op);                  \
+		void *p;                                                  \
+		{                                                         \
+			INSIDE;                                           \
+			p = f ? f(size, align) : fallback_new(size, align, 0); \
+		}                                                         \
+		tell_alloc(p, size);                                      \
+		return p;                                                 \
+	}
+#define NEW_ALIGN_NOTHROW(sym, op)                                        \
+	EXPORT void *sym(size_t size, size_t align, const void *nt);      \
+	void *sym(size_t size, size_t align, const void *nt)              \
+	{                                                                 \
+		new_align_nothrow_fn f = (new_align_nothrow_fn)next(op);  \
+		void *p;                                                  \
+		{                                                         \
+			INSIDE;                                           \
+			p = f ? f(size, align, nt) : fallback_new(size, align, 1); \
+		}                                                         \
+		tell_alloc(p, size);                                      \
+		return p;                                                 \
+	}
+
+NEW_PLAIN(_Znwm, OP_NEW)
+NEW_PLAIN(_Znam, OP_NEW_ARRAY)
+NEW_NOTHROW(_ZnwmRKSt9nothrow_t, OP_NEW_NOTHROW)
+NEW_NOTHROW(_ZnamRKSt9nothrow_t, OP_NEW_ARRAY_NOTHROW)
+NEW_ALIGN(_ZnwmSt11align_val_t, OP_NEW_ALIGN)
+NEW_ALIGN(_ZnamSt11align_val_t, OP_NEW_ARRAY_ALIGN)
+NEW_ALIGN_NOTHROW(_ZnwmSt11align_val_tRKSt9nothrow_t, OP_NEW_ALIGN_NOTHROW)
+NEW_ALIGN_NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t, OP_NEW_ARRAY_ALIGN_NOTHROW)
+
+/* Every operator delete: the block is forgotten before the allocator gets
+ * it back (another thread may be handed the address at once), then passed
+ * on with the arguments it came with; free() when there is no next one
+ * (the block then came from fallback_new). */
+#define DELETE(sym, op, params, args)                                     \
+	EXPORT void sym params;                                           \
+	void sym params                                                   \
+	{                                                                 \
+		tell_free(p);                                             \
+		void (*f) params = (void (*) params)next(op);             \
+		if (f)                                                    \
+			f args;                                           \
+		else                                                      \
+			free(p);                                          \
+	}
+
+DELETE(_ZdlPv, OP_DEL, (void *p), (p))
+DELETE(_ZdaPv, OP_DEL_ARRAY, (void *p), (p))
+DELETE(_ZdlPvm, OP_DEL_SIZED, (void *p, size_t n), (p, n))
+DELETE(_ZdaPvm, OP_DEL_ARRAY_SIZED, (void *p, size_t n), (p, n))
+DELETE(_ZdlPvRKSt9nothrow_t, OP_DEL_NOTHROW, (void *p, const void *nt), (p, nt))
+DELETE(_ZdaPvRKSt9nothrow_t, OP_DEL_ARRAY_NOTHROW, (void *p, const void *nt), (p, nt))
+DELETE(_ZdlPvSt11align_val_t, OP_DEL_ALIGN, (void *p, size_t a), (p, a))
+DELETE(_ZdaPvSt11align_val_t, OP_DEL_ARRAY_ALIGN, (void *p, size_t a), (p, a))
+DELETE(_ZdlPvmSt11align_val_t, OP_DEL_SIZED_ALIGN, (void *p, size_t n, size_t a), (p, n, a))
+DELETE(_ZdaPvmSt11align_val_t, OP_DEL_ARRAY_SIZED_ALIGN, (void *p, size_t n, size_t a),
+       (p, n, a))
+DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, OP_DEL_ALIGN_NOTHROW,
+       (void *p, size_t a, const void *nt), (p, a, nt))
+DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, OP_DEL_ARRAY_ALIGN_NOTHROW,
+       (void *p, size_t a, const void *nt), (p, a, nt))
