@@ -146,16 +146,43 @@ expect_text "symtab: -k and -i on function names still work" \
 	"use_xmalloc_1 (wl_symtab): size=4500 B, count=3, average=1500 B
 use_xmalloc_2 (wl_symtab): size=1400 B, count=2, average=700 B"
 
-echo "== fully stripped: only the module is known"
+echo "== fully stripped: each site is its address in the module"
 cp "$WL_BATCH" "$d/wl_bare"
 strip --strip-all "$d/wl_bare"
 expect_eq "bare: no symbol table" "$(readelf -S -W "$d/wl_bare" | grep -c '\.symtab' || true)" 0
-expect_text "bare: one row, the module" \
-	"$(final_of_run "$HT_TMP/bare.txt" --format stats -- "$d/wl_bare" run)" \
-	"?? (wl_bare): size=36.7 KiB, count=37, average=1016 B"
-expect_text "bare: -g function" \
+# line_rows JSON-FILE: "LINE BYTES BLOCKS" per source line of wl_batch,
+# summed over the rows of the final table; a row named by an address is
+# given its line by addr2line on the unstripped program.
+line_rows() {
+	[ -n "$HT_PYTHON" ] || skip "python3 is not installed"
+	json_final "$1" | "$HT_PYTHON" -c '
+import collections, json, os, subprocess, sys
+d = json.loads(sys.stdin.read())
+sums = collections.defaultdict(lambda: [0, 0])
+for r in d["rows"]:
+    where = "%s:%s" % (os.path.basename(r["file"] or ""), r["line"])
+    if r["function"].startswith("0x"):
+        out = subprocess.run(["addr2line", "-e", sys.argv[1], r["function"]],
+                             capture_output=True, text=True).stdout
+        where = os.path.basename(out.split()[0])
+    sums[where][0] += r["size"]
+    sums[where][1] += r["count"]
+for w in sorted(sums):
+    print(w, *sums[w])' "$WL_BATCH"
+}
+ht_run "$HT_TMP/bare.json" -b --format json -l 50 -- "$d/wl_bare" run
+ht_run "$HT_TMP/debug.json" -b --format json -l 50 -- "$WL_BATCH" run
+expect_text "bare: rows named by address, each at a line of the program" \
+	"$(line_rows "$HT_TMP/bare.json")" "$(line_rows "$HT_TMP/debug.json")"
+expect_ge "bare: rows" "$(json_final "$HT_TMP/bare.json" | pyjson 'len(d["rows"])')" 8
+expect_eq "bare: lines they are at" "$(line_rows "$HT_TMP/bare.json" | wc -l)" 8
+expect_text "bare: the first row" \
+	"$(final_of_run "$HT_TMP/bare.txt" --format stats -l 1 -- "$d/wl_bare" run |
+		sed -E 's/^0x[0-9a-f]+ /ADDRESS /')" \
+	"ADDRESS (wl_bare): size=16.0 KiB, count=4, average=4096 B"
+expect_text "bare: -g function gives the same rows" \
 	"$(final_of_run "$HT_TMP/bare-fn.txt" -g function --format stats -- "$d/wl_bare" run)" \
-	"?? (wl_bare): size=36.7 KiB, count=37, average=1016 B"
+	"$(final_of_run "$HT_TMP/bare-ln.txt" --format stats -- "$d/wl_bare" run)"
 expect_text "bare: -g module" \
 	"$(final_of_run "$HT_TMP/bare-mod.txt" -g module --format stats -- "$d/wl_bare" run)" \
 	"wl_bare: size=36.7 KiB, count=37, average=1016 B"

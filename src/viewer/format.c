@@ -75,10 +75,10 @@ static void label_line(FILE *out, const struct heap_frame *f)
 
 static void label_function(FILE *out, const struct heap_frame *f)
 {
-	if (f->function)
+	if (f->function && !heap_address_name(f->function))
 		fputs(f->function, out);
 	else
-		label_in_module(out, "??", f);
+		label_in_module(out, f->function ? f->function : "??", f);
 }
 
 static void label_file(FILE *out, const struct heap_frame *f)

@@ -24,12 +24,22 @@ struct symbolizer;
 /* Pointers first: 32 bytes, where the fields in reading order took 40 (a
  * store holds one per frame of every stack: 2.5 M for cppcheck). */
 struct heap_frame {
-	const char *function; /* NULL when unknown; C++ demangled */
+	const char *function; /* NULL when unknown; C++ demangled; "0x..." (see
+				 heap_address_name) in a stripped object */
 	const char *file;     /* full path from the debug info; NULL when unknown */
 	const char *module;   /* path of the object; NULL outside every module */
 	unsigned line;        /* 0 when unknown */
 	int inlined;          /* inlined into the next (outer) frame */
 };
+
+/* Whether NAME, a frame's function, is the address the symbolizer named
+ * it by for want of a symbol ("0x1a2b", relative to its module): no
+ * function's name starts so.  Such a name means something only with the
+ * frame's module. */
+static inline int heap_address_name(const char *name)
+{
+	return name != NULL && name[0] == '0' && name[1] == 'x';
+}
 
 struct heap_counter {
 	int64_t live_bytes, live_blocks;

@@ -653,7 +653,8 @@ static int keep_stack(struct model *m, int all_frames, const struct heap_frame *
  * one number.  Bit 63 says which form the key takes; bits 32..62 hold a
  * string id; bits 0..31 a line or a second string id:
  *   line      file:line, or (fallback) module and function
- *   function  function, or (fallback) module
+ *   function  function, or (fallback) module, and the address that names
+ *             a function without a symbol
  *   file      file, or (fallback) module
  *   module    module
  * Equal keys, equal strings; different numbers may still spell the same
@@ -664,11 +665,11 @@ static int keep_stack(struct model *m, int all_frames, const struct heap_frame *
 static uint64_t frame_key(struct model *m, enum model_group g, const struct heap_frame *f)
 {
 	const char *s = g == GROUP_FUNCTION ? f->function : g == GROUP_MODULE ? f->module : f->file;
-	if (s != NULL) {
+	if (s != NULL && !(g == GROUP_FUNCTION && heap_address_name(s))) {
 		uint32_t x = g == GROUP_LINE || g == GROUP_TRACEBACK ? f->line : 0;
 		return (uint64_t)str_id(m, s) << 32 | x;
 	}
-	uint32_t x = g == GROUP_LINE || g == GROUP_TRACEBACK ? str_id(m, f->function) : 0;
+	uint32_t x = g != GROUP_FILE && g != GROUP_MODULE ? str_id(m, f->function) : 0;
 	return FALLBACK | (uint64_t)str_id(m, f->module) << 32 | x;
 }
 
@@ -689,7 +690,9 @@ static void key_append(struct model *m, enum model_group g, uint64_t k)
 		strbuf_str(&m->buf, ":"); /* no file: MODULE:FUNCTION */
 		strbuf_str(&m->buf, m->strs[x]);
 	} else if ((k & FALLBACK) && g == GROUP_FUNCTION && a != 0) {
-		strbuf_str(&m->buf, ":??"); /* unknown function: MODULE:?? */
+		/* unknown function: MODULE:?? or MODULE:ADDRESS */
+		strbuf_str(&m->buf, ":");
+		strbuf_str(&m->buf, x ? m->strs[x] : "??");
 	}
 }
 

@@ -30,6 +30,7 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1102,6 +1103,13 @@ static uint32_t symbolizer_resolve(struct symbolizer *s, struct sym_module *m, u
 		const char *raw = symbolizer_symbol_at(s, m, addr);
 		if (raw != NULL)
 			tmp[n - 1].function = symbolizer_name(s, raw);
+	}
+	/* Nor a symbol (a stripped object): the address, as addr2line -e
+	 * MODULE takes it, so that its sites stay apart. */
+	if (tmp[n - 1].function == NULL) {
+		char hex[24];
+		int len = snprintf(hex, sizeof hex, "0x%" PRIx64, addr - m->bias);
+		tmp[n - 1].function = symbolizer_intern(s, hex, (size_t)len);
 	}
 	if (s->capframes - s->nframes < (size_t)n) {
 		while (s->capframes - s->nframes < (size_t)n)

@@ -846,6 +846,33 @@ START_TEST(test_null_fields)
 }
 END_TEST
 
+/* Frames of stripped objects are named by their address in the module: the
+ * same address in two modules is two functions. */
+START_TEST(test_address_names)
+{
+	struct heap *h = heap_empty();
+	ADD(h, 8, 1, FR("0x10", NULL, 0, LIBFOO));
+	ADD(h, 4, 1, FR("0x10", NULL, 0, APP));
+	ADD(h, 2, 1, FR("0x20", NULL, 0, APP));
+	ADD(h, 1, 1, FR("0x20", NULL, 0, APP));
+	struct model *m = model_new();
+	struct model_options o = opts(GROUP_FUNCTION);
+	compute(m, &o, h, NULL);
+	char *keys = row_keys(m);
+	ck_assert_str_eq(keys, LIBFOO ":0x10 " APP ":0x10 " APP ":0x20");
+	free(keys);
+	CK_ROW(m, 0, LIBFOO ":0x10", 8, 1);
+	CK_ROW(m, 2, APP ":0x20", 3, 2);
+	o = opts(GROUP_LINE);
+	compute(m, &o, h, NULL);
+	keys = row_keys(m);
+	ck_assert_str_eq(keys, LIBFOO ":0x10 " APP ":0x10 " APP ":0x20");
+	free(keys);
+	model_free(m);
+	heap_free(h);
+}
+END_TEST
+
 START_TEST(test_find)
 {
 	struct heap *h = common_heap();
@@ -1290,6 +1317,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_delta_order);
 	tcase_add_test(tc, test_null_fields);
+	tcase_add_test(tc, test_address_names);
 	tcase_add_test(tc, test_find);
 	tcase_add_test(tc, test_born);
 	tcase_add_test(tc, test_same_key);
