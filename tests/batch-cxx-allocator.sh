@@ -65,6 +65,26 @@ expect_eq "LD_PRELOAD=jemalloc wl_cxx" "$SHIM" cxx_shim=1
 expect_eq "LD_PRELOAD=jemalloc wl_cxx sites" \
 	"$(LD_PRELOAD=$JEMALLOC sites "$HT_TMP/pre-sites" -- "$WL_CXX")" "$expected"
 
+echo "== the agent alone says what it cannot see"
+# final_header ENV...: the header of heaptop report on the live-at-exit
+# file of wl_cxx_jemalloc run under the agent with the environment ENV.
+final_header() {
+	rm -f "$HT_TMP/alone.snap"
+	env HEAPTOP_FINAL="$HT_TMP/alone.snap" "$@" "$WL_JE" exit >/dev/null
+	ht_run "$HT_TMP/alone.txt" report "$HT_TMP/alone.snap" >&2
+	head -n 1 "$HT_TMP/alone.txt" | grep -o ', C++ operator new untraced.*' || echo "(nothing said)"
+}
+expect_eq "agent alone: the header says so" "$(final_header LD_PRELOAD="$HEAPTOP_AGENT")" \
+	", C++ operator new untraced (preload libheaptop-cxx.so)"
+expect_eq "agent and libheaptop-cxx.so: nothing to say" \
+	"$(final_header LD_PRELOAD="$HEAPTOP_AGENT:$(dirname "$HEAPTOP_AGENT")/libheaptop-cxx.so")" \
+	"(nothing said)"
+ht_run "$HT_TMP/alone.json" report --format json "$HT_TMP/alone.snap"
+expect_eq "json: new_untraced" "$(pyjson 'd["new_untraced"]' <"$HT_TMP/alone.json")" False
+env HEAPTOP_FINAL="$HT_TMP/alone.snap" LD_PRELOAD="$HEAPTOP_AGENT" "$WL_JE" exit >/dev/null
+ht_run "$HT_TMP/alone.json" report --format json "$HT_TMP/alone.snap"
+expect_eq "json: new_untraced, agent alone" "$(pyjson 'd["new_untraced"]' <"$HT_TMP/alone.json")" True
+
 echo "== found in PATH"
 PATH=$HT_WORKLOADS:$PATH shim_loaded "$HT_TMP/path" -- wl_cxx_jemalloc
 expect_eq "wl_cxx_jemalloc by name" "$SHIM" cxx_shim=1

@@ -112,7 +112,7 @@ expect_eq "json: process fields" "$(pyjson '[d[k] for k in
 	("final", "exit_status", "group_by", "sampled", "sample_bytes", "unwind", "total", "live", "peak", "other")]' <<<"$j")" \
 	'[true, 0, "line", false, null, "dwarf", {"count": 37, "size": 37608}, {"count": 37, "size": 37608}, 39608, {"count": 0, "rows": 0, "size": 0}]'
 expect_eq "json: keys of the object, in order" "$(pyjson 'list(d)' <<<"$j")" \
-	'["pid", "exe", "cmdline", "time", "time_ns", "seq", "final", "exit_status", "group_by", "sampled", "sample_bytes", "unwind", "total", "peak", "live", "rows", "other"]'
+	'["pid", "exe", "cmdline", "time", "time_ns", "seq", "final", "exit_status", "group_by", "sampled", "sample_bytes", "new_untraced", "unwind", "total", "peak", "live", "rows", "other"]'
 expect_eq "json: keys of a row, in order" "$(pyjson 'list(d["rows"][0])' <<<"$j")" \
 	'["file", "line", "function", "module", "size", "count", "allocated", "allocations", "source"]'
 files_ok=$("$HT_PYTHON" -c '

@@ -216,6 +216,8 @@ static void read_cmdline(void)
 			cmdline[i] = ' ';
 }
 
+static int new_unseen; /* the program's operator new is invisible here */
+
 void agent_hello(struct ht_hello *h)
 {
 	memset(h, 0, sizeof *h);
@@ -228,7 +230,8 @@ void agent_hello(struct ht_hello *h)
 	h->flags = (agent_settings.sample ? HT_AGENT_SAMPLED : 0) |
 		   (agent_settings.unwind == AGENT_UNWIND_FP ? HT_AGENT_FRAME_POINTERS : 0) |
 		   (agent_settings.unwind == AGENT_UNWIND_DWARF && unwind_available()
-			    ? HT_AGENT_DWARF : 0);
+			    ? HT_AGENT_DWARF : 0) |
+		   (new_unseen ? HT_AGENT_NEW_UNSEEN : 0);
 	h->exe = modules_exe();
 	h->exe_len = strlen(h->exe);
 	h->cmdline = cmdline;
@@ -363,6 +366,8 @@ static void at_quick_exit_last(void)
 
 void agent_process_init(void)
 {
+	/* Asked once, at start-up: the loader binds operator new for good. */
+	new_unseen = modules_new_unseen();
 	start_ns = realtime_ns();
 	init_pid = getpid();
 	final_allowed = !agent_settings.final_pid || agent_settings.final_pid == init_pid;

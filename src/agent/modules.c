@@ -1,6 +1,7 @@
 /* Module map through dl_iterate_phdr; build-ids read from the loaded notes. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <sched.h>
@@ -124,6 +125,23 @@ void modules_cxx_loaded(uintptr_t addr)
 	find_object(addr, &f);
 	__atomic_store_n(&cxx_lo, f.lo, __ATOMIC_RELAXED);
 	__atomic_store_n(&cxx_hi, f.hi, __ATOMIC_RELAXED);
+}
+
+int modules_new_unseen(void)
+{
+	modules_loader_enter(); /* both take the loader's lock */
+	void *op = dlsym(RTLD_DEFAULT, "_Znwm");
+	Dl_info di;
+	int found = op && dladdr(op, &di) && di.dli_fname && di.dli_fname[0];
+	modules_loader_leave();
+	if (!found)
+		return 0; /* no C++ runtime, or the executable's own */
+	const char *base = strrchr(di.dli_fname, '/');
+	base = base ? base + 1 : di.dli_fname;
+	if (strcmp(di.dli_fname, exe_path) == 0 || strncmp(base, "libstdc++.so", 12) == 0 ||
+	    strcmp(base, "libheaptop-cxx.so") == 0)
+		return 0;
+	return 1;
 }
 
 const char *modules_exe(void)

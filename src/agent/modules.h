@@ -20,6 +20,10 @@ const char *modules_exe(void);
 int modules_in_agent(uintptr_t pc);
 /* libheaptop-cxx.so is loaded; ADDR lies in its code. */
 void modules_cxx_loaded(uintptr_t addr);
+/* Whether the program's operator new, as the loader binds it, is an
+ * allocator's own (not libstdc++'s, not libheaptop-cxx.so's, not the
+ * executable's), whose blocks never reach malloc. */
+int modules_new_unseen(void);
 
 /*
  * The agent's calls into the loader's lock (dl_iterate_phdr, libunwind's

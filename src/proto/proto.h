@@ -86,6 +86,9 @@ enum ht_msg_type {
 #define HT_AGENT_FRAME_POINTERS 0x2u /* stacks from the frame-pointer walker */
 #define HT_AGENT_DWARF 0x4u /* stacks from the DWARF walker (libunwind where it
 			       cannot follow a frame) */
+#define HT_AGENT_NEW_UNSEEN 0x8u /* the program's operator new is an allocator's
+				    own, and libheaptop-cxx.so is not loaded:
+				    C++ objects it serves are not counted */
 
 /* GLOBALS flags */
 #define HT_GLOBAL_FINAL 0x1u /* written at exit: what was live at exit */

@@ -254,6 +254,8 @@ static void put_header(FILE *out, const struct heap_info *info)
 			human_size(every, sizeof every, info->sample_bytes));
 	if (info->untracked_blocks)
 		fprintf(out, ", %" PRIu64 " blocks untracked", info->untracked_blocks);
+	if (info->agent_flags & HT_AGENT_NEW_UNSEEN)
+		fputs(", C++ operator new untraced (preload libheaptop-cxx.so)", out);
 	fputc('\n', out);
 }
 
@@ -600,6 +602,8 @@ static void json_process(FILE *out, const struct heap_info *info)
 		fprintf(out, "%" PRIu64, info->sample_bytes);
 	else
 		fputs("null", out);
+	fprintf(out, ",\"new_untraced\":%s",
+		info && info->agent_flags & HT_AGENT_NEW_UNSEEN ? "true" : "false");
 	if (info)
 		fprintf(out, ",\"unwind\":\"%s\"",
 			info->agent_flags & HT_AGENT_FRAME_POINTERS ? "fp"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "proto/proto.h"
 #include "viewer/linecache.h"
 #include "viewer/live.h"
 
@@ -91,6 +92,7 @@ struct live {
 	uint64_t message_until;
 	uint64_t mark_ns;
 	uint64_t mark_moved_ns; /* the agent's mark that was said to have moved */
+	int new_unseen_said;    /* HT_AGENT_NEW_UNSEEN was said */
 
 	struct sample *hist; /* a ring of HISTORY_CAP */
 	size_t nhist, hist_next;
@@ -584,6 +586,11 @@ unsigned live_set_heap(struct live *lv, struct heap *h)
 {
 	live_take(lv, h);
 	live_check_mark(lv, h);
+	if ((heap_info(h)->agent_flags & HT_AGENT_NEW_UNSEEN) && !lv->new_unseen_said) {
+		lv->new_unseen_said = 1;
+		live_set_message(lv, "C++ objects of the allocator's own operator new are not "
+				     "counted: preload libheaptop-cxx.so too, see libheaptop(7)");
+	}
 	/* A program at rest: the rows are those on screen, nothing to compute. */
 	if (lv->shown && !lv->pending && live_same_counts(lv->shown, h))
 		return LIVE_REDRAW;

@@ -11,6 +11,7 @@
 
 #include "common/xalloc.h"
 #include "viewer/heap.h"
+#include "proto/proto.h"
 #include "viewer/live.h"
 #include "viewer/model.h"
 #include "viewer/settings.h"
@@ -41,12 +42,14 @@ static void add(struct heap *h, int64_t bytes, int64_t blocks, const struct heap
 
 /* Three sites, each in its own function, with A, B and C live bytes (a
  * block per 10 bytes); site A is reached from two callers. */
-/* heap3 with the agent's mark at MARK_S seconds (0: none). */
-static struct heap *heap3_marked(int64_t a, int64_t b, int64_t c, uint64_t mark_s)
+/* heap3 with the agent's mark at MARK_S seconds (0: none) and its HELLO
+ * FLAGS. */
+static struct heap *heap3_full(int64_t a, int64_t b, int64_t c, uint64_t mark_s,
+			       uint32_t flags)
 {
 	struct heap_info info = { .pid = 42, .exe = APP, .cmdline = "app",
 				  .live_bytes = (uint64_t)(a + b + c),
-				  .mark_ns = mark_s * 1000000000u };
+				  .mark_ns = mark_s * 1000000000u, .agent_flags = flags };
 	struct heap *h = heap_new(&info);
 	struct heap_frame fa1[] = { FR("alpha", "/src/app/alpha.c", 10),
 				    FR("main", "/src/app/main.c", 5) };
@@ -59,6 +62,11 @@ static struct heap *heap3_marked(int64_t a, int64_t b, int64_t c, uint64_t mark_
 	add(h, b, b / 10, fb, 1);
 	add(h, c, c / 10, fc, 1);
 	return h;
+}
+
+static struct heap *heap3_marked(int64_t a, int64_t b, int64_t c, uint64_t mark_s)
+{
+	return heap3_full(a, b, c, mark_s, 0);
 }
 
 static struct heap *heap3(int64_t a, int64_t b, int64_t c)
@@ -486,6 +494,21 @@ START_TEST(test_mark_moved)
 }
 END_TEST
 
+/* An agent that cannot see the program's operator new says so. */
+START_TEST(test_new_unseen)
+{
+	struct settings s = settings_default();
+	struct live *lv = live_new(&s);
+	live_set_time(lv, 0);
+	feed(lv, 0, heap3(300, 200, 100));
+	ck_assert(status(lv).message == NULL || strstr(status(lv).message, "cxx") == NULL);
+	feed(lv, 1000, heap3_full(300, 200, 100, 0, HT_AGENT_NEW_UNSEEN));
+	ck_assert_ptr_nonnull(status(lv).message);
+	ck_assert_ptr_nonnull(strstr(status(lv).message, "preload libheaptop-cxx.so"));
+	live_free(lv);
+}
+END_TEST
+
 START_TEST(test_named_filters)
 {
 	struct settings s = settings_default();
@@ -763,6 +786,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, test_mark_and_diff);
 	tcase_add_test(tc, test_mark_heap);
 	tcase_add_test(tc, test_mark_moved);
+	tcase_add_test(tc, test_new_unseen);
 	tcase_add_test(tc, test_named_filters);
 	tcase_add_test(tc, test_skip_system);
 	tcase_add_test(tc, test_pause);
