@@ -18,6 +18,7 @@ site_new_array     2000/2   3000/3
 site_new_aligned    256/2    256/2
 site_new_nothrow    300/1    300/1
 site_bad_alloc       48/1    456/4
+site_handler    2097152/2 2097152/2
 '
 # Blocks found through the site function on their stack (the allocation is
 # made by template code instantiated in wl_cxx, or by the C++ runtime).
@@ -104,6 +105,17 @@ expect_eq "wl_cxx_jemalloc: blocks ever allocated" "${ALLOCS[wl_cxx_jemalloc]}" 
 	"$((ALLOCS[wl_cxx] + 1))"
 expect_eq "wl_cxx_jemalloc: bytes ever allocated" "${TOTAL[wl_cxx_jemalloc]}" \
 	"$((TOTAL[wl_cxx] + 65536))"
+
+# Sampled: 1 MiB blocks are sampled with a probability that is 1 in a
+# double, so their estimates are exact; what the new_handler allocates is
+# the program's, whichever operator new calls it.
+for w in wl_cxx wl_cxx_jemalloc; do
+	echo "== $w, sampled every 4 KiB"
+	run_traced HEAPTOP_SAMPLE=4096 "LD_PRELOAD=$HEAPTOP_AGENT:$shim" "$HT_WORKLOADS/$w" exit
+	snap_final "$RUN_PID" "$HT_TMP/$w-sampled.txt"
+	expect_eq "$w sampled: site_handler live" \
+		"$(site_live site_handler "$HT_TMP/$w-sampled.txt")" 2097152/2
+done
 
 echo "== wl_cxx_jemalloc without libheaptop-cxx.so: jemalloc's operator new is not seen"
 run_traced "$wl" exit

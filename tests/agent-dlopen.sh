@@ -48,3 +48,15 @@ for p in "$plugin" "$HT_WORKLOADS/.libs/libwl_plugin_cxx.so"; do
 	expect_true "$name leak: plugin_alloc's frame is in $name, unloaded" \
 		grep -q "^  frame plugin_alloc .* ${name//./\\.}\$" "$HT_TMP/leak-$name.txt"
 done
+
+# The C++ plugin again, with libheaptop-cxx.so preloaded too, as a C
+# program inherits it from a parent heaptop gave it to: the global scope
+# has no operator new after ours, the plugin's libstdc++ does (new_handler
+# and std::bad_alloc as without us: wl_dlopen checks them).
+echo "== leak through libwl_plugin_cxx.so under libheaptop-cxx.so"
+rc=0
+run_traced "LD_PRELOAD=$HEAPTOP_AGENT:$(dirname "$HEAPTOP_AGENT")/libheaptop-cxx.so" \
+	"$wl" "$HT_WORKLOADS/.libs/libwl_plugin_cxx.so" leak || rc=$?
+expect_eq "under the shim: exit status" "$rc" 0
+snap_final "$RUN_PID" "$HT_TMP/leak-shim.txt"
+expect_eq "under the shim: plugin_alloc live" "$(site_live plugin_alloc "$HT_TMP/leak-shim.txt")" 2400/4

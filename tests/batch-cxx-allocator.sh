@@ -24,7 +24,8 @@ shim_loaded() {
 
 # The direct `new` sites of wl_cxx live at exit (see wl_cxx.cc), in the
 # stats format grouped by function.
-expected='site_map: size=4848 B, count=101, average=48 B
+expected='site_handler: size=2048 KiB, count=2, average=1024 KiB
+site_map: size=4848 B, count=101, average=48 B
 site_new_array: size=2000 B, count=2, average=1000 B
 site_new_nothrow: size=300 B, count=1, average=300 B
 site_new_aligned: size=256 B, count=2, average=128 B
@@ -88,6 +89,25 @@ expect_eq "json: new_untraced, agent alone" "$(pyjson 'd["new_untraced"]' <"$HT_
 echo "== found in PATH"
 PATH=$HT_WORKLOADS:$PATH shim_loaded "$HT_TMP/path" -- wl_cxx_jemalloc
 expect_eq "wl_cxx_jemalloc by name" "$SHIM" cxx_shim=1
+# An empty entry of PATH is the current directory.
+cd "$HT_WORKLOADS"
+PATH=:$PATH shim_loaded "$HT_TMP/path2" -- wl_cxx_jemalloc
+cd - >/dev/null
+expect_eq "wl_cxx_jemalloc by name, PATH with an empty entry" "$SHIM" cxx_shim=1
+
+echo "== behind a script, with jemalloc preloaded by the user"
+printf '#!/bin/sh\nexec "%s" "$@"\n' "$WL_CXX" >"$HT_TMP/wrap.sh"
+chmod +x "$HT_TMP/wrap.sh"
+LD_PRELOAD=$JEMALLOC shim_loaded "$HT_TMP/wrap" -- "$HT_TMP/wrap.sh"
+expect_eq "LD_PRELOAD=jemalloc wrap.sh" "$SHIM" cxx_shim=1
+
+echo "== a FIFO for a program: refused at once, not waited on"
+mkfifo "$HT_TMP/fifo"
+chmod +x "$HT_TMP/fifo"
+ht_run "$HT_TMP/fifo.out" -b -- "$HT_TMP/fifo"
+expect_eq "fifo: exit status" "$HT_RC" 127
+expect_eq "fifo: message" "$(cat "$HT_TMP/fifo.out.err")" \
+	"heaptop: cannot run $HT_TMP/fifo: Permission denied"
 
 TCMALLOC=$(ldconfig -p | awk '$1 == "libtcmalloc_minimal.so.4" { print $NF; exit }')
 if [ -n "$TCMALLOC" ]; then

@@ -7,11 +7,12 @@
  * definition, found once with dlsym(RTLD_NEXT)) and tells the agent.
  *
  * heaptop preloads this only where the program's scope has such an
- * operator new at start-up (see src/viewer/cxxshim.c).  Elsewhere it
- * would stand in front of libstdc++'s, which calls malloc (still exact,
- * only slower: the agent keeps the second record of the block), or, in a
- * C program that later loads a C++ plugin on its own, in front of no
- * operator new at all (then it falls back on malloc, below).
+ * operator new at start-up (see src/viewer/cxxshim.c), but the programs it
+ * runs inherit LD_PRELOAD.  There it stands in front of libstdc++'s, which
+ * calls malloc (still exact, only slower: the agent takes the inner record
+ * back), or, in a C program that later loads a C++ plugin on its own, in
+ * front of no operator new at all: then it calls the one its caller's own
+ * scope has (caller_next).
  *
  * Written in C with the mangled names (x86-64: size_t is 'm',
  * std::align_val_t an enum of size_t); built with unwind tables, so that
@@ -57,13 +58,25 @@ static void *next_op[OP_COUNT];
 static void (*agent_alloc)(void *, size_t);
 static void (*agent_free)(void *);
 static void (*agent_enter)(void), (*agent_leave)(void);
+static void (*agent_busy)(int);
 static int resolved;
+
+/* The loader allocates for us: not the program's blocks. */
+static void busy(int delta)
+{
+	void (*f)(int) = __atomic_load_n(&agent_busy, __ATOMIC_RELAXED);
+	if (f)
+		f(delta);
+}
 
 /* Once, from the constructor, or from the first operator called before
  * it (another library's constructor): after that, no dlsym in an
  * operator, which would take the loader's lock and clear dlerror(). */
 static void resolve(void)
 {
+	__atomic_store_n(&agent_busy, (void (*)(int))dlsym(RTLD_DEFAULT, "__heaptop_busy"),
+			 __ATOMIC_RELAXED);
+	busy(1);
 	for (int i = 0; i < OP_COUNT; i++)
 		__atomic_store_n(&next_op[i], dlsym(RTLD_NEXT, op_names[i]), __ATOMIC_RELAXED);
 	void (*loaded)(const void *) = (void (*)(const void *))dlsym(RTLD_DEFAULT,
@@ -80,6 +93,7 @@ static void resolve(void)
 		__atomic_store_n(&agent_leave, (void (*)(void))dlsym(RTLD_DEFAULT,
 						"__heaptop_cxx_leave"), __ATOMIC_RELAXED);
 	}
+	busy(-1);
 	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
 }
 
@@ -89,12 +103,62 @@ __attribute__((constructor)) static void cxx_init(void)
 		resolve();
 }
 
-static void *next(enum op op)
+/*
+ * No operator after ours in the global scope: a C program (a child of the
+ * traced program, which inherited LD_PRELOAD) whose C++ plugin, loaded
+ * RTLD_LOCAL, calls new.  The operator the caller would have bound to
+ * without us is in its object's own scope (its libstdc++): found there,
+ * with every other missing one from the same object (libstdc++'s new[]
+ * tail-calls new, which then seems to be called from here), and kept,
+ * with a reference to the object that defines them (never to the
+ * caller's, which dlclose must still be able to unload).
+ */
+static void *caller_next_busy(enum op op, const void *caller)
+{
+	Dl_info di, fi, self;
+	if (!caller || !dladdr(caller, &di) || !di.dli_fname || !di.dli_fname[0] ||
+	    !dladdr((const void *)&resolve, &self) || di.dli_fbase == self.dli_fbase)
+		return NULL;
+	void *h = dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	if (!h)
+		return NULL;
+	void *f = dlsym(h, op_names[op]), *owner = NULL;
+	if (f && dladdr(f, &fi) && fi.dli_fname && fi.dli_fbase != self.dli_fbase)
+		owner = dlopen(fi.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	dlclose(h);
+	if (!owner)
+		return NULL;
+	int kept = 0;
+	for (int i = 0; i < OP_COUNT; i++) {
+		void *g = dlsym(owner, op_names[i]), *none = NULL;
+		if (g && dladdr(g, &fi) && fi.dli_fbase != self.dli_fbase)
+			kept |= __atomic_compare_exchange_n(&next_op[i], &none, g, 0,
+							    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
+	if (!kept)
+		dlclose(owner); /* another thread found them first */
+	return __atomic_load_n(&next_op[op], __ATOMIC_RELAXED);
+}
+
+static void *caller_next(enum op op, const void *caller)
+{
+	busy(1);
+	void *f = caller_next_busy(op, caller);
+	busy(-1);
+	return f;
+}
+
+/* The operator OP to call for a caller at CALLER. */
+static void *next(enum op op, const void *caller)
 {
 	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
 		resolve();
-	return __atomic_load_n(&next_op[op], __ATOMIC_RELAXED);
+	void *f = __atomic_load_n(&next_op[op], __ATOMIC_RELAXED);
+	return f ? f : caller_next(op, caller);
 }
+
+/* In an operator: the one to call after it. */
+#define NEXT(op) next(op, __builtin_return_address(0))
 
 /*
  * The allocator's operator new is called inside __heaptop_cxx_enter and
@@ -139,7 +203,7 @@ static void tell_free(void *p)
 		f(p);
 }
 
-/* No next operator new (preloaded by hand into a program without one):
+/* No operator new to call at all (the caller's scope has none either):
  * the C library's allocator, as libstdc++'s operator new would; a
  * failure the caller cannot be told of with an exception ends it. */
 static void *fallback_new(size_t size, size_t align, int nothrow)
@@ -167,7 +231,7 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	EXPORT void *sym(size_t size);                                    \
 	void *sym(size_t size)                                            \
 	{                                                                 \
-		new_fn f = (new_fn)next(op);                              \
+		new_fn f = (new_fn)NEXT(op);                              \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -180,7 +244,7 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	EXPORT void *sym(size_t size, const void *nt);                    \
 	void *sym(size_t size, const void *nt)                            \
 	{                                                                 \
-		new_nothrow_fn f = (new_nothrow_fn)next(op);              \
+		new_nothrow_fn f = (new_nothrow_fn)NEXT(op);              \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -193,7 +257,7 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	EXPORT void *sym(size_t size, size_t align);                      \
 	void *sym(size_t size, size_t align)                              \
 	{                                                                 \
-		new_align_fn f = (new_align_fn)next(op);                  \
+		new_align_fn f = (new_align_fn)NEXT(op);                  \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -206,7 +270,7 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	EXPORT void *sym(size_t size, size_t align, const void *nt);      \
 	void *sym(size_t size, size_t align, const void *nt)              \
 	{                                                                 \
-		new_align_nothrow_fn f = (new_align_nothrow_fn)next(op);  \
+		new_align_nothrow_fn f = (new_align_nothrow_fn)NEXT(op);  \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -234,7 +298,7 @@ NEW_ALIGN_NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t, OP_NEW_ARRAY_ALIGN_NOTHROW
 	void sym params                                                   \
 	{                                                                 \
 		tell_free(p);                                             \
-		void (*f) params = (void (*) params)next(op);             \
+		void (*f) params = (void (*) params)NEXT(op);             \
 		if (f)                                                    \
 			f args;                                           \
 		else                                                      \

@@ -51,7 +51,8 @@ struct thread_state {
 	struct walk_bufs *bufs; /* mapped at the first walk */
 	int in_cxx;        /* in an allocator's operator new, called by
 			      libheaptop-cxx.so's */
-	uintptr_t cxx_inner; /* the block last recorded in there */
+	int cxx_inner_kept; /* cxx_inner is in the pointer map */
+	uintptr_t cxx_inner; /* the block last allocated in there */
 };
 
 /*
@@ -588,10 +589,11 @@ static void filter_add(uintptr_t p, int delta)
 	}
 }
 
-/* Record block P of SIZE bytes, sampled or not.  Inline in the commonest
- * hooks (malloc, calloc, realloc): a frame fewer for every walk to step
- * through. */
-static inline __attribute__((always_inline)) void record_block(void *p, size_t size)
+/* Record block P of SIZE bytes, sampled or not (SAMPLED: it is, whatever
+ * the countdown says).  Inline in the commonest hooks (malloc, calloc,
+ * realloc): a frame fewer for every walk to step through. */
+static inline __attribute__((always_inline)) void record_block(void *p, size_t size,
+								int sampled)
 {
 	if (!p || ts.busy)
 		return;
@@ -600,8 +602,12 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		core_init();
 		ts.busy--;
 	}
-	if (agent_settings.sample && (ts.in_cxx || !sample_hit(size)))
-		return; /* in operator new: its caller samples the block */
+	if (ts.in_cxx) { /* see __heaptop_alloc */
+		ts.cxx_inner = (uintptr_t)p;
+		ts.cxx_inner_kept = 0;
+	}
+	if (agent_settings.sample && !sampled && !sample_hit(size))
+		return;
 	int saved_errno = errno;
 	ts.busy++;
 	if (size <= PTRMAP_MAX_SIZE)
@@ -625,7 +631,7 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 			filter_add((uintptr_t)p, 1);
 		charge(stripe, &r);
 		if (ts.in_cxx)
-			ts.cxx_inner = (uintptr_t)p;
+			ts.cxx_inner_kept = 1;
 	}
 	ts.busy--;
 	errno = saved_errno;
@@ -662,7 +668,7 @@ static int unsampled_block(const void *p)
 
 static __attribute__((noinline)) void record_alloc_slow(void *p, size_t size)
 {
-	record_block(p, size);
+	record_block(p, size, 0);
 }
 
 /* Record block P of SIZE bytes.  In sampling mode most blocks hold no
@@ -679,7 +685,7 @@ static inline __attribute__((always_inline)) void record_alloc_here(void *p, siz
 {
 	if (p && sample_skip(size))
 		return;
-	record_block(p, size);
+	record_block(p, size, 0);
 }
 
 /* Forget P; returns 1 when it was tracked, with its record. */
@@ -949,11 +955,13 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
  * between __heaptop_cxx_enter and __heaptop_cxx_leave, then tells the
  * block with __heaptop_alloc, which charges it to the caller of new.  In
  * between, the allocator may call malloc itself (jemalloc's aligned
- * operator new calls its posix_memalign): exact, that block is recorded
- * as usual and taken back when it turns out to be the one new returns;
- * sampled, blocks allocated in there are left to the outer decision.
- * Anything else in there (a new_handler's frees, the std::bad_alloc the
- * allocator throws) counts as the program's own.
+ * operator new calls its posix_memalign): that block is recorded, or not
+ * sampled, as usual, and when it turns out to be the one new returns, its
+ * record is moved to the caller of new (the sampling decision kept: one
+ * per block).  Anything else in there (what a new_handler allocates or
+ * frees, the std::bad_alloc the allocator throws) is the program's own.
+ * In sampling mode every allocation in there takes the hooks' slow path,
+ * which sees its address.
  */
 EXPORT void __heaptop_cxx_enter(void)
 {
@@ -964,6 +972,12 @@ EXPORT void __heaptop_cxx_enter(void)
 EXPORT void __heaptop_cxx_leave(void)
 {
 	ts.in_cxx--;
+}
+
+/* Around its own calls into the loader, which allocate for it. */
+EXPORT void __heaptop_busy(int delta)
+{
+	ts.busy += delta;
 }
 
 /* Take back block P's record entirely, as if never made. */
@@ -982,11 +996,21 @@ static void retract(void *p)
 	ts.busy--;
 }
 
+/* Record P, sampled: its sampling decision was made already. */
+static __attribute__((noinline)) void record_sampled(void *p, size_t size)
+{
+	record_block(p, size, 1);
+}
+
 EXPORT void __heaptop_alloc(void *p, size_t size)
 {
 	if (p && (uintptr_t)p == ts.cxx_inner) {
 		ts.cxx_inner = 0;
-		retract(p);
+		if (ts.cxx_inner_kept) {
+			retract(p);
+			record_sampled(p, size);
+		}
+		return;
 	}
 	record_alloc(p, size);
 }

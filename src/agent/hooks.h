@@ -13,6 +13,7 @@ void __heaptop_alloc(void *p, size_t size);
 void __heaptop_free(void *p);
 void __heaptop_cxx_enter(void);
 void __heaptop_cxx_leave(void);
+void __heaptop_busy(int delta);
 void __heaptop_cxx_loaded(const void *code);
 
 #endif

@@ -19,9 +19,15 @@
 /* Open PATH for libelf: NULL when it is not an ELF file. */
 static Elf *elf_open(const char *path, int *fd)
 {
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocking: the program may be a FIFO, which exec will refuse. */
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (*fd < 0)
 		return NULL;
+	struct stat st;
+	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(*fd);
+		return NULL;
+	}
 	elf_version(EV_CURRENT);
 	Elf *e = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
 	if (e && elf_kind(e) == ELF_K_ELF)
@@ -165,11 +171,23 @@ char *cxxshim_operator_new_owner(const char *program, const char *preload)
 
 int cxxshim_needed(const char *owner, const char *program)
 {
-	if (!owner || strcmp(owner, program) == 0)
+	if (!owner || (program && strcmp(owner, program) == 0))
 		return 0;
 	const char *base = strrchr(owner, '/');
 	base = base ? base + 1 : owner;
-	return strncmp(base, "libstdc++.so", 12) != 0;
+	/* The C++ runtimes, whose operator new calls malloc. */
+	return strncmp(base, "libstdc++.so", 12) != 0 && strncmp(base, "libc++.so", 9) != 0 &&
+	       strncmp(base, "libc++abi.so", 12) != 0;
+}
+
+char *cxxshim_preloaded_owner(const char *preload)
+{
+	char *list = xstrdup(preload ? preload : ""), *save = NULL, *owner = NULL;
+	for (char *p = strtok_r(list, ": \t", &save); p && !owner; p = strtok_r(NULL, ": \t", &save))
+		if (defines_operator_new(p))
+			owner = xstrdup(p);
+	free(list);
+	return owner;
 }
 
 char *cxxshim_find_program(const char *argv0)
@@ -183,7 +201,7 @@ char *cxxshim_find_program(const char *argv0)
 		const char *colon = strchr(p, ':');
 		size_t n = colon ? (size_t)(colon - p) : strlen(p);
 		/* An empty entry is the current directory, as for execvp. */
-		char *cand = n ? xasprintf("%.*s/%s", (int)n, p, argv0) : xstrdup(argv0);
+		char *cand = xasprintf("%.*s/%s", n ? (int)n : 1, n ? p : ".", argv0);
 		struct stat st;
 		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
 			return cand;

@@ -14,9 +14,13 @@
 char *cxxshim_operator_new_owner(const char *program, const char *preload);
 
 /* Whether OWNER (from the above; NULL allowed) is an allocator the agent
- * cannot see through malloc: not libstdc++, and not PROGRAM itself (whose
- * definitions come before any preloaded one). */
+ * cannot see through malloc: not a C++ runtime (libstdc++, libc++), and
+ * not PROGRAM itself (whose definitions come before any preloaded one). */
 int cxxshim_needed(const char *owner, const char *program);
+
+/* The first object of PRELOAD (an LD_PRELOAD value) that defines operator
+ * new, whatever program it is given to: a path to free, or NULL. */
+char *cxxshim_preloaded_owner(const char *preload);
 
 /* ARGV0 as execvp would find it (searched in PATH unless it holds a '/'):
  * a path to free, or NULL. */

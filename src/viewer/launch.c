@@ -47,8 +47,15 @@ static char *preload_value(const char *program, const char *agent)
 	const char *slash = strrchr(agent, '/');
 	char *shim = xasprintf("%.*slibheaptop-cxx.so", slash ? (int)(slash - agent + 1) : 0,
 			       agent);
-	char *path = access(shim, R_OK) == 0 ? cxxshim_find_program(program) : NULL;
-	char *owner = path ? cxxshim_operator_new_owner(path, with_agent) : NULL;
+	char *path = NULL, *owner = NULL;
+	if (access(shim, R_OK) == 0) {
+		/* An allocator the user preloads serves whatever program it is
+		 * given to (behind a script or env too); else ask the loader. */
+		owner = cxxshim_preloaded_owner(old);
+		path = cxxshim_find_program(program);
+		if (!owner && path)
+			owner = cxxshim_operator_new_owner(path, with_agent);
+	}
 	char *value = with_agent;
 	if (cxxshim_needed(owner, path)) {
 		value = old && *old ? xasprintf("%s:%s:%s", agent, shim, old)

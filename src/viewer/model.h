@@ -81,11 +81,12 @@ struct model_row {
 
 struct model;
 
-/* Names of the enums as the options spell them ("line", "size", ...), and
- * back; the names are NULL and the parsers return -1 for unknown values. */
 /* Is PATH (a module's) a system object: the C library, the C++ runtime,
  * the loader, the agent, an allocator; see --no-skip-system. */
 int model_system_module(const char *path);
+
+/* Names of the enums as the options spell them ("line", "size", ...), and
+ * back; the names are NULL and the parsers return -1 for unknown values. */
 const char *model_group_name(enum model_group g);
 int model_group_parse(const char *name);
 const char *model_sort_name(enum model_sort s);

@@ -40,6 +40,10 @@
  *                        std::bad_alloc (its exception object is
  *                        136 B), then new Obj (48 B): the thread is
  *                        traced as before; 456 B in 4 blocks in total
+ *   site_handler         called by the new_handler of a new   2097152       2
+ *                        char[2^62] in site_new_handler: new
+ *                        char[1 MiB] and malloc(1 MiB); then the
+ *                        std::bad_alloc (136 B) is caught
  */
 #include <cstdint>
 #include <cstring>
@@ -83,6 +87,8 @@ static std::vector<int> g_vec;
 static std::string g_str;
 static Registry *g_reg;
 static Obj *after_bad_alloc;
+static char *handler_new;
+static void *handler_malloc;
 
 extern "C" {
 
@@ -132,6 +138,33 @@ WL_SITE void site_bad_alloc(void)
 	}
 	WL_CHECK(caught == 3);
 	after_bad_alloc = new Obj();
+}
+
+WL_SITE void site_handler(void)
+{
+	handler_new = new char[1 << 20];
+	handler_malloc = malloc(1 << 20);
+	WL_CHECK(handler_malloc != nullptr);
+}
+
+static void new_handler(void)
+{
+	site_handler();
+	std::set_new_handler(nullptr);
+}
+
+WL_SITE void site_new_handler(void)
+{
+	volatile size_t huge = (size_t)1 << 62;
+	int caught = 0;
+	std::set_new_handler(new_handler);
+	try {
+		char *p = new char[huge];
+		delete[] p; /* not reached */
+	} catch (const std::bad_alloc &) {
+		caught = 1;
+	}
+	WL_CHECK(caught && handler_new != nullptr);
 }
 
 WL_SITE void site_vector(void)
@@ -241,6 +274,7 @@ static void allocate_all(void)
 	site_new_aligned();
 	site_new_nothrow();
 	site_bad_alloc();
+	site_new_handler();
 	site_vector();
 	site_string();
 	site_map();
@@ -265,6 +299,10 @@ static void free_all(void)
 	nothrow_array = nullptr;
 	delete after_bad_alloc;
 	after_bad_alloc = nullptr;
+	delete[] handler_new;
+	handler_new = nullptr;
+	free(handler_malloc);
+	handler_malloc = nullptr;
 	std::vector<int>().swap(g_vec);
 	std::string().swap(g_str);
 	delete g_reg;

@@ -19,7 +19,9 @@
  * Loads PLUGIN.so (RTLD_LOCAL), has plugin_alloc make 4 x 600 B, unloads
  * it and exits 0 with the blocks still held: a plugin's leak, whose stacks
  * name an object that is gone.  PLUGIN.so may be the C++ one, whose C++
- * runtime is then in no global scope (this program is C).
+ * runtime is then in no global scope (this program is C); then its
+ * plugin_bad_alloc must see its new_handler called and std::bad_alloc
+ * thrown, as without the agent.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -83,6 +85,11 @@ static int leak(const char *path)
 	alloc(leaked, 4, 600);
 	for (int i = 0; i < 4; i++)
 		WL_CHECK(leaked[i] != NULL);
+	/* The C++ plugin: new that fails calls the plugin's new_handler once,
+	 * then throws std::bad_alloc, which the plugin catches. */
+	int (*bad_alloc)(void) = (int (*)(void))dlsym(handle, "plugin_bad_alloc");
+	if (bad_alloc)
+		WL_CHECK(bad_alloc() == 1);
 	WL_CHECK(dlclose(handle) == 0);
 	return 0;
 }
