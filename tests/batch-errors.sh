@@ -274,6 +274,12 @@ expect_eq "exit_group: exit status" "$HT_RC" 0
 expect_match "exit_group: heaptop's line on stderr" "$(grep '^heaptop: ' "$HT_TMP/exit_group.txt.err")" \
 	"^heaptop: no live-at-exit snapshot \\(the program wrote none: it ended without exit, quick_exit or _exit \\(as daemon\\(3\\) does\\), or could not create the file\\)\$"
 
+echo "== a program that execs without the agent (env drops LD_PRELOAD): said at the end"
+ht_run "$HT_TMP/agentless.txt" -b -d 0.5 -- env -u LD_PRELOAD sleep 2
+expect_eq "agentless: exit status" "$HT_RC" 0
+expect_match "agentless: heaptop's line on stderr" "$(grep '^heaptop: no live' "$HT_TMP/agentless.txt.err")" \
+	"^heaptop: no live-at-exit snapshot \\(the program wrote none: it ran on without the agent, as after an exec that drops LD_PRELOAD; env LD_PRELOAD=\\.\\.\\. replaces heaptop's, set it before heaptop instead\\)\$"
+
 echo "== heaptop -b stopped by SIGINT or SIGTERM: it ends its program and says why there is no final table"
 for sig in INT TERM; do
 	out=$HT_TMP/stopped-$sig.txt

@@ -444,6 +444,19 @@ expect_screen "location search kept: grow_site too" 'grow_site'
 keys q
 back_at_prompt "location search"
 
+# A program whose operator new is jemalloc's, reached through a shell
+# that heaptop does not look into: the agent cannot see its C++ objects,
+# and a badge says so for as long as the table shows them (the message
+# that says it too gives way to others; test_live checks it).  wl_cxx
+# reads /dev/null here, so "hold" goes on to exit at once.
+if [ -x "$HT_WORKLOADS/wl_cxx_jemalloc" ]; then
+	run_in_pane -d 0.3 -- sh -c "exec '$HT_WORKLOADS/wl_cxx_jemalloc' hold"
+	expect_screen "new untraced: exited" 'EXITED status 0'
+	expect_screen "new untraced: badge" 'C\+\+ NEW UNTRACED'
+	keys q
+	back_at_prompt "new untraced"
+fi
+
 # The watched process goes away: shown, not fatal.
 run_in_pane -d 0.5 -p "$WPID"
 expect_screen "lost: table" 'grow_site'

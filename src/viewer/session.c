@@ -47,6 +47,7 @@ struct session {
 	struct client *client;
 	char *unreached;       /* why the agent could not be reached, if so */
 	int peer_closed;       /* the last fetch failed as the agent's end went */
+	int agentless;         /* the program ran on without the agent */
 	int reconnects;        /* reconnections since the last fetch that worked */
 	unsigned long long start_time; /* -p: the process's, from /proc (0: unknown) */
 	struct view_of_agent now;
@@ -115,6 +116,37 @@ static void sleep_ms(long ms)
 }
 
 /* Connect, retrying while a launched program starts up. */
+/* Whether process PID runs with no agent mapped: it is there, with
+ * mappings, and none of them is libheaptop.so (it ran exec without it). */
+static int process_agentless(pid_t pid)
+{
+	char path[64], line[4096];
+	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int lines = 0, agent = 0;
+	while (!agent && fgets(line, sizeof line, f)) {
+		lines++;
+		agent = strstr(line, "/libheaptop.so") != NULL;
+	}
+	fclose(f);
+	return lines > 0 && !agent;
+}
+
+/* After a try to connect: a socket that an agent made but nobody listens
+ * on, in a process that still runs and has no agent mapped, means that
+ * it ran exec without the agent (not a program just starting, which has
+ * no socket yet, nor one exiting, whose agent is still mapped).  Kept
+ * until an agent answers again. */
+static void note_agentless(struct session *ss)
+{
+	if (ss->client)
+		ss->agentless = 0;
+	else if (access(ss->socket, F_OK) == 0 && process_agentless(ss->pid))
+		ss->agentless = 1;
+}
+
 static int connect_agent(struct session *ss, char **cause)
 {
 	int status;
@@ -122,6 +154,7 @@ static int connect_agent(struct session *ss, char **cause)
 		free(*cause);
 		*cause = NULL;
 		ss->client = client_connect(ss->socket, cause);
+		note_agentless(ss);
 		if (ss->client)
 			return 0;
 		if (!ss->launch || waited >= CONNECT_TIMEOUT_MS || launch_poll(ss->launch, &status))
@@ -258,6 +291,7 @@ int session_reconnect(struct session *ss, char **cause)
 	}
 	client_close(ss->client);
 	ss->client = client_connect(ss->socket, cause);
+	note_agentless(ss);
 	if (!ss->client)
 		return -1;
 	interruptible(ss);
@@ -367,9 +401,15 @@ struct heap *session_final(struct session *ss, char **cause)
 		if (!ss->final_snap) {
 			if (access(path, F_OK) < 0 && errno == ENOENT) {
 				free(*cause);
-				*cause = xstrdup("the program wrote none: it ended without exit, "
-						 "quick_exit or _exit (as daemon(3) does), or could not "
-						 "create the file");
+				*cause = xstrdup(
+					ss->agentless
+						? "the program wrote none: it ran on without the "
+						  "agent, as after an exec that drops LD_PRELOAD; "
+						  "env LD_PRELOAD=... replaces heaptop's, set it "
+						  "before heaptop instead"
+						: "the program wrote none: it ended without exit, "
+						  "quick_exit or _exit (as daemon(3) does), or could "
+						  "not create the file");
 			}
 			return NULL;
 		}

@@ -224,6 +224,10 @@ static size_t header_badges(const struct header *h, struct badge *b)
 	} else if (st->lost) {
 		b[n++] = (struct badge){ "AGENT LOST", CRT_BADGE_ALERT };
 	}
+	/* The agent cannot see the program's operator new: the table lacks
+	 * its C++ objects for as long as it runs (see libheaptop(7)). */
+	if (h->info && (h->info->agent_flags & HT_AGENT_NEW_UNSEEN))
+		b[n++] = (struct badge){ "C++ NEW UNTRACED", CRT_BADGE_ALERT };
 	return n;
 }
 
