@@ -187,6 +187,12 @@ expect_text "bare: -g module" \
 	"$(final_of_run "$HT_TMP/bare-mod.txt" -g module --format stats -- "$d/wl_bare" run)" \
 	"wl_bare: size=36.7 KiB, count=37, average=1016 B"
 
+echo "== an address in a gap of a unit's ranges has no line (wl_gap's _start)"
+ht_run "$HT_TMP/gap.txt" -b -g traceback -l 3 -- "$HT_WORKLOADS/wl_gap" 2
+expect_eq "gap: heaptop's exit status" "$HT_RC" 0
+expect_eq "gap: _start's frames" "$(grep -F ' in _start' "$HT_TMP/gap.txt" | sort -u)" \
+	'  File "wl_gap", in _start'
+
 echo "== C++ at -O2: inlined functions without a linkage name (wl_inline_cxx)"
 # Two helper() in different anonymous namespaces and two lambdas' operator()
 # keep rows of their own, named with their scopes.

@@ -1006,6 +1006,17 @@ static Dwarf_Die *symbolizer_cu_at(struct sym_module *m, Dwarf_Addr addr, Dwarf_
 	return NULL;
 }
 
+/* Whether one of the ranges of unit CU holds PC. */
+static bool symbolizer_cu_covers(Dwarf_Die *cu, Dwarf_Addr pc)
+{
+	Dwarf_Addr base, lo, hi;
+	ptrdiff_t off = 0;
+	while ((off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0)
+		if (pc >= lo && pc < hi)
+			return true;
+	return false;
+}
+
 /* Frames of ADDR from its DWARF scopes, innermost first: the innermost
  * takes its line from the line table, each caller the call site of the
  * inlined scope inside it.  Returns 0 when no unit covers ADDR; 1 frame
@@ -1043,6 +1054,13 @@ static int symbolizer_dwarf_frames(struct symbolizer *s, struct sym_module *m, D
 		callee = &chain[i];
 	}
 	if (k == 0) {
+		/* No function of the unit: a line only where the unit's own
+		 * ranges hold ADDR.  The unit .debug_aranges gives can be one
+		 * whose ranges leave it out (crt1.o's _start between two of
+		 * them), and its line table would answer with a line of its own
+		 * last row. */
+		if (!symbolizer_cu_covers(cudie, addr - bias))
+			return 0;
 		out[0] = (struct sym_cframe){ 0 };
 		symbolizer_line(s, cudie, addr - bias, &out[0]);
 		k = 1;
