@@ -292,6 +292,10 @@ expect_le "80x24: columns" "$(LC_ALL=C sed 's/[\x80-\xbf]//g' "$SCREEN" |
 	awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')" 80
 keys d
 expect_screen "80x24 diff: location kept" 'wl_live\.c:[0-9]+ '
+# Narrower still: the column the rows are sorted by (the change) stays.
+tm resize-window -x 40 -y 24
+expect_screen "40x24 diff: the sorted column kept" "$(printf '\xce\x94')SIZE.*LOCATION"
+expect_screen "40x24 diff: location kept" 'wl_live\.c:[0-9]+'
 keys d
 tm resize-window -x 120 -y 40
 expect_screen "120x40 again" 'ALLOCATED'

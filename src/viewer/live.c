@@ -87,6 +87,7 @@ struct live {
 	uint64_t matched_generation;
 
 	int exited, exit_status;
+	uint64_t exited_ms;     /* when it was seen to end: the history stops */
 	char *lost;
 	char *message;
 	uint64_t message_until;
@@ -620,6 +621,7 @@ unsigned live_set_mark(struct live *lv, struct heap *h)
 unsigned live_set_exited(struct live *lv, struct heap *h, int status)
 {
 	lv->exited = 1;
+	lv->exited_ms = lv->now;
 	lv->exit_status = status;
 	lv->paused = 0;
 	lv->hold_until = 0;
@@ -741,7 +743,9 @@ uint64_t live_history(const struct live *lv, int *levels, size_t ncols, int nlev
 	uint64_t top = 0, *col = xcalloc(ncols ? ncols : 1, sizeof *col);
 	for (size_t i = 0; i < ncols; i++)
 		levels[i] = -1;
-	uint64_t start = lv->now > span_ms ? lv->now - span_ms : 0;
+	/* Ended: the window stays where it was, not scrolled away. */
+	uint64_t end = lv->exited ? lv->exited_ms : lv->now;
+	uint64_t start = end > span_ms ? end - span_ms : 0;
 	for (size_t k = 0; k < lv->nhist && ncols && span_ms; k++) {
 		const struct sample *s = &lv->hist[(lv->hist_next + HISTORY_CAP - 1 - k) % HISTORY_CAP];
 		if (s->ms < start)
@@ -862,10 +866,14 @@ unsigned live_filter_remove(struct live *lv, size_t i)
 	if (lv->filters[i].origin != LIVE_FROM_KEYS)
 		return live_set_message(lv, "only filters added from the keyboard can be "
 					    "removed; space switches this one off");
+	/* Said, so that the message that added it does not stay behind. */
+	char *msg = xasprintf("removed: %s", lv->filters[i].name ? lv->filters[i].name : "a filter");
 	live_filter_clear(&lv->filters[i]);
 	memmove(&lv->filters[i], &lv->filters[i + 1],
 		(lv->nfilters - i - 1) * sizeof *lv->filters);
 	lv->nfilters--;
+	live_set_message(lv, msg);
+	free(msg);
 	return LIVE_RECOMPUTE | LIVE_REDRAW;
 }
 

@@ -221,10 +221,13 @@ START_TEST(test_exclude_selected)
 	ck_assert(has_function(lv, "beta"));
 	ck_assert_uint_eq(status(lv).filters, 0);
 	live_filter_toggle(lv, 0);
+	ck_assert_str_eq(status(lv).message, "exclude function beta (f lists the filters)");
 	ck_assert_uint_eq(live_filter_remove(lv, 0) & LIVE_RECOMPUTE, LIVE_RECOMPUTE);
 	live_recompute(lv);
 	ck_assert_uint_eq(live_filter_count(lv), 0);
 	ck_assert(has_function(lv, "beta"));
+	/* The message that added it does not stay. */
+	ck_assert_str_eq(status(lv).message, "removed: exclude function beta");
 	live_free(lv);
 }
 END_TEST
@@ -730,6 +733,12 @@ START_TEST(test_rates_and_history)
 	ck_assert_int_eq(levels[0], -1);
 	ck_assert_int_eq(levels[1], 2); /* 100 of 300 on 0..7 */
 	ck_assert_int_eq(levels[2], 2); /* no snapshot: the one before */
+	ck_assert_int_eq(levels[3], 7);
+	/* The program ended: the history keeps its place as time goes on. */
+	live_set_exited(lv, NULL, 0);
+	live_set_time(lv, 60000);
+	ck_assert_uint_eq(live_history(lv, levels, 4, 8, 4000), 300);
+	ck_assert_int_eq(levels[1], 2);
 	ck_assert_int_eq(levels[3], 7);
 	live_free(lv);
 }

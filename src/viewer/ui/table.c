@@ -130,13 +130,31 @@ static int column_need(enum live_column c, int location)
 	return (columns[c].width ? columns[c].width : columns[c].min) + 1;
 }
 
-/* Drop the highest-ranked column of COLS[0..*N) that is not the location. */
-static void layout_drop(enum live_column *cols, size_t *n)
+/* The column that shows what the rows are sorted by. */
+static enum live_column sort_column(enum model_sort sort)
+{
+	switch (sort) {
+	case SORT_COUNT: return LIVE_COL_COUNT;
+	case SORT_AVERAGE: return LIVE_COL_AVERAGE;
+	case SORT_ALLOCATED: return LIVE_COL_ALLOCATED;
+	case SORT_DELTA: return LIVE_COL_DELTA_SIZE;
+	case SORT_SIZE: break;
+	}
+	return LIVE_COL_SIZE;
+}
+
+/* Drop the highest-ranked column of COLS[0..*N) that is neither the
+ * location nor KEEP (the sort's: rows in an order no column shows would
+ * make no sense), unless nothing else is left. */
+static void layout_drop(enum live_column *cols, size_t *n, enum live_column keep)
 {
 	size_t worst = *n;
 	for (size_t i = 0; i < *n; i++)
-		if (cols[i] != LIVE_COL_LOCATION &&
+		if (cols[i] != LIVE_COL_LOCATION && cols[i] != keep &&
 		    (worst == *n || columns[cols[i]].drop > columns[cols[worst]].drop))
+			worst = i;
+	for (size_t i = 0; i < *n && worst == *n; i++)
+		if (cols[i] != LIVE_COL_LOCATION)
 			worst = i;
 	if (worst == *n)
 		return;
@@ -184,8 +202,10 @@ static void layout_make(struct live *lv, int w, size_t rows, struct layout *l)
 	l->n = live_columns(lv, l->col);
 	int natural = layout_location_width(lv, live_top(lv), rows);
 	int want = natural < LOCATION_WANT ? natural : LOCATION_WANT;
+	struct live_status st;
+	live_status(lv, &st);
 	while (l->n > 1 && layout_need(l->col, l->n, want) > w)
-		layout_drop(l->col, &l->n);
+		layout_drop(l->col, &l->n, sort_column(st.sort));
 	int loc_w = columns[LIVE_COL_LOCATION].min, fn_w = columns[LIVE_COL_FUNCTION].min;
 	int spare = w - layout_need(l->col, l->n, loc_w);
 	spare = spare > 0 ? spare : 0;
