@@ -300,7 +300,9 @@ for sig in INT TERM; do
 	expect_true "SIG$sig: heaptop ended" sh -c "! kill -0 $hb 2>/dev/null"
 	[ -z "$churner" ] || expect_true "SIG$sig: its program ended too" sh -c "! kill -0 $churner 2>/dev/null"
 	kill -KILL "$hb" $churner 2>/dev/null || true # when either did not
-	wait "$hb" 2>/dev/null || true
+	rc=0
+	wait "$hb" 2>/dev/null || rc=$?
+	expect_eq "SIG$sig: heaptop's exit status (it ended the program itself)" "$rc" 0
 	term=$(kill -l TERM)
 	expect_match "SIG$sig: heaptop's line on stderr" "$(grep '^heaptop: ' "$out.err")" \
 		"^heaptop: no live-at-exit snapshot: the program was killed by signal $term \\([^)]+\\); the last table above is the latest\$"
