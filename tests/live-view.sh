@@ -297,6 +297,9 @@ tm resize-window -x 40 -y 24
 expect_screen "40x24 diff: the sorted column kept" "$(printf '\xce\x94')SIZE.*LOCATION"
 expect_screen "40x24 diff: location kept" 'wl_live\.c:[0-9]+'
 keys d
+# At 30 columns the location is narrower than it wants, and SIZE stays.
+tm resize-window -x 30 -y 24
+expect_screen "30x24: the sorted column kept" ' SIZE.* LOCATION'
 tm resize-window -x 120 -y 40
 expect_screen "120x40 again" 'ALLOCATED'
 

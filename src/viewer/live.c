@@ -1156,9 +1156,10 @@ static int live_same_site(enum model_group g, const struct heap_frame *s,
 			return str_eq(s->file, f->file) && s->line == f->line;
 		return !f->file && str_eq(s->module, f->module) && str_eq(s->function, f->function);
 	case GROUP_FUNCTION:
-		if (s->function)
+		if (s->function && !heap_address_name(s->function))
 			return str_eq(s->function, f->function);
-		return !f->function && str_eq(s->module, f->module);
+		/* An address names a function only in its module. */
+		return str_eq(s->function, f->function) && str_eq(s->module, f->module);
 	case GROUP_FILE:
 		if (s->file)
 			return str_eq(s->file, f->file);

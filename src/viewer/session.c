@@ -116,8 +116,39 @@ static void sleep_ms(long ms)
 }
 
 /* Connect, retrying while a launched program starts up. */
-/* Whether process PID runs with no agent mapped: it is there, with
- * mappings, and none of them is libheaptop.so (it ran exec without it). */
+/* Whether process PID's environment still preloads the agent (1), does
+ * not (0), or cannot be read (-1). */
+static int environ_preloads_agent(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	/* NUL-separated NAME=VALUE entries; only LD_PRELOAD's is looked at. */
+	char entry[4096];
+	size_t n = 0;
+	int c, found = 0, read_any = 0;
+	while ((c = getc(f)) != EOF && !found) {
+		read_any = 1;
+		if (c != '\0') {
+			if (n < sizeof entry - 1)
+				entry[n++] = (char)c;
+			continue;
+		}
+		entry[n] = '\0';
+		n = 0;
+		if (strncmp(entry, "LD_PRELOAD=", 11) == 0 && strstr(entry, "libheaptop.so"))
+			found = 1;
+	}
+	fclose(f);
+	return found ? 1 : read_any ? 0 : -1;
+}
+
+/* Whether process PID ran exec without the agent: it is there, with
+ * mappings, none of them libheaptop.so, and its environment no longer
+ * preloads it (with it still there, the loader may be about to map it,
+ * or the program cannot take it: static, set-uid). */
 static int process_agentless(pid_t pid)
 {
 	char path[64], line[4096];
@@ -131,7 +162,7 @@ static int process_agentless(pid_t pid)
 		agent = strstr(line, "/libheaptop.so") != NULL;
 	}
 	fclose(f);
-	return lines > 0 && !agent;
+	return lines > 0 && !agent && environ_preloads_agent(pid) == 0;
 }
 
 /* After a try to connect: a socket that an agent made but nobody listens

@@ -637,6 +637,30 @@ START_TEST(test_stacks)
 }
 END_TEST
 
+/* A stripped object's function is its address in that object: the stacks
+ * of the row of one module's 0x10 are not the other's. */
+START_TEST(test_stacks_address_names)
+{
+	struct settings s = settings_default();
+	s.group = GROUP_FUNCTION;
+	struct live *lv = live_new(&s);
+	struct heap_info info = { .pid = 42, .exe = APP, .cmdline = "app", .live_bytes = 300 };
+	struct heap *h = heap_new(&info);
+	struct heap_frame fa[] = { { .function = "0x10", .module = "/usr/lib/liba.so" },
+				   FR("main", "/src/app/main.c", 5) };
+	struct heap_frame fb[] = { { .function = "0x10", .module = "/usr/lib/libb.so" },
+				   FR("main", "/src/app/main.c", 6) };
+	add(h, 200, 2, fa, 2);
+	add(h, 100, 1, fb, 2);
+	feed(lv, 0, h);
+	ck_assert_uint_eq(live_row_count(lv), 2);
+	ck_assert_uint_eq(live_stacks_open(lv), 1);
+	ck_assert_str_eq(live_stack(lv, 0)->frames[0].module, "/usr/lib/liba.so");
+	ck_assert_int_eq(live_stack(lv, 0)->size, 200);
+	live_free(lv);
+}
+END_TEST
+
 START_TEST(test_text)
 {
 	struct settings s = settings_default();
@@ -801,6 +825,7 @@ static Suite *live_suite(void)
 	tcase_add_test(tc, test_pause);
 	tcase_add_test(tc, test_exited);
 	tcase_add_test(tc, test_stacks);
+	tcase_add_test(tc, test_stacks_address_names);
 	tcase_add_test(tc, test_text);
 	tcase_add_test(tc, test_columns);
 	tcase_add_test(tc, test_interval);

@@ -213,6 +213,11 @@ static size_t header_badges(const struct header *h, struct badge *b)
 		b[n] = (struct badge){ .color = CRT_BADGE };
 		snprintf(b[n++].text, sizeof b->text, "FILTERS %zu", st->filters);
 	}
+	/* The agent cannot see the program's operator new: the table lacks
+	 * its C++ objects for as long as it runs (see libheaptop(7)).  Before
+	 * the program's state, which stays rightmost. */
+	if (h->info && (h->info->agent_flags & HT_AGENT_NEW_UNSEEN))
+		b[n++] = (struct badge){ "C++ NEW UNTRACED", CRT_BADGE_ALERT };
 	if (st->exited) {
 		b[n] = (struct badge){ .color = CRT_BADGE_ALERT };
 		if (WIFSIGNALED(st->exit_status))
@@ -224,10 +229,6 @@ static size_t header_badges(const struct header *h, struct badge *b)
 	} else if (st->lost) {
 		b[n++] = (struct badge){ "AGENT LOST", CRT_BADGE_ALERT };
 	}
-	/* The agent cannot see the program's operator new: the table lacks
-	 * its C++ objects for as long as it runs (see libheaptop(7)). */
-	if (h->info && (h->info->agent_flags & HT_AGENT_NEW_UNSEEN))
-		b[n++] = (struct badge){ "C++ NEW UNTRACED", CRT_BADGE_ALERT };
 	return n;
 }
 

@@ -204,8 +204,17 @@ static void layout_make(struct live *lv, int w, size_t rows, struct layout *l)
 	int want = natural < LOCATION_WANT ? natural : LOCATION_WANT;
 	struct live_status st;
 	live_status(lv, &st);
-	while (l->n > 1 && layout_need(l->col, l->n, want) > w)
-		layout_drop(l->col, &l->n, sort_column(st.sort));
+	enum live_column keep = sort_column(st.sort);
+	while (l->n > 1 && layout_need(l->col, l->n, want) > w) {
+		/* Left with the sort's column and the location: a location
+		 * narrower than it wants is better than no such column. */
+		int others = 0;
+		for (size_t i = 0; i < l->n; i++)
+			others += l->col[i] != keep && l->col[i] != LIVE_COL_LOCATION;
+		if (!others && layout_need(l->col, l->n, columns[LIVE_COL_LOCATION].min) <= w)
+			break;
+		layout_drop(l->col, &l->n, keep);
+	}
 	int loc_w = columns[LIVE_COL_LOCATION].min, fn_w = columns[LIVE_COL_FUNCTION].min;
 	int spare = w - layout_need(l->col, l->n, loc_w);
 	spare = spare > 0 ? spare : 0;
