@@ -280,6 +280,14 @@ expect_eq "agentless: exit status" "$HT_RC" 0
 expect_match "agentless: heaptop's line on stderr" "$(grep '^heaptop: no live' "$HT_TMP/agentless.txt.err")" \
 	"^heaptop: no live-at-exit snapshot \\(the program wrote none: it ran on without the agent, as after an exec that drops LD_PRELOAD; env LD_PRELOAD=\\.\\.\\. replaces heaptop's, set it before heaptop instead\\)\$"
 
+# The same through a shell and env, ending long before the first table
+# is due: heaptop reaches the new image when its agent's connection hangs
+# up, not at the next table.
+ht_run "$HT_TMP/agentless2.txt" -b -d 5 -- sh -c 'sleep 0.3; exec env -u LD_PRELOAD sleep 0.5'
+expect_eq "agentless, short: exit status" "$HT_RC" 0
+expect_match "agentless, short: heaptop's line on stderr" \
+	"$(grep '^heaptop: no live' "$HT_TMP/agentless2.txt.err")" 'it ran on without the agent'
+
 echo "== heaptop -b stopped by SIGINT or SIGTERM: it ends its program and says why there is no final table"
 for sig in INT TERM; do
 	out=$HT_TMP/stopped-$sig.txt

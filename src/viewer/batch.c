@@ -110,16 +110,32 @@ static void on_child(int sig)
 
 /* Sleep up to SECONDS, waking as soon as asked to stop or the program
  * ends: SIGCHLD, SIGINT and SIGTERM are blocked but in ppoll, so none
- * comes between a check and the sleep. */
+ * comes between a check and the sleep.  When the agent's connection hangs
+ * up (an exec), the process's new image is reached at once, every 10 ms
+ * until it answers: an exec without the agent is then seen while the
+ * program runs, however soon it ends. */
 static void wait_interval(double seconds, struct session *ss, volatile sig_atomic_t *stop,
 			  const sigset_t *waitmask)
 {
-	int status;
+	int status, retry = 0;
+	struct pollfd pfd = { .fd = session_fd(ss), .events = POLLIN };
 	uint64_t end = clock_ms() + (uint64_t)(seconds * 1000), now;
 	while (!*stop && !session_ended(ss, &status) && (now = clock_ms()) < end) {
 		uint64_t left = end - now;
+		if (retry && left > 10)
+			left = 10;
 		struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000 };
-		ppoll(NULL, 0, &ts, waitmask);
+		if (ppoll(&pfd, 1, &ts, waitmask) > 0 && pfd.revents) {
+			session_hung_up(ss);
+			retry = 1;
+		}
+		if (retry) {
+			char *why = NULL;
+			int r = session_reconnect(ss, &why);
+			free(why);
+			retry = r == -1; /* -2: no point; 0: reached */
+			pfd.fd = r == 0 ? session_fd(ss) : -1;
+		}
 	}
 }
 

@@ -152,6 +152,11 @@ int client_peer_closed(const struct client *c)
 	return c->peer_closed;
 }
 
+int client_fd(const struct client *c)
+{
+	return c->fd;
+}
+
 void client_close(struct client *c)
 {
 	if (c == NULL)

@@ -51,6 +51,10 @@ void client_set_interrupt(struct client *c, const sigset_t *mask, volatile sig_a
  * timeout or bad data. */
 int client_peer_closed(const struct client *c);
 
+/* The connection's descriptor, to wait on: between answers the agent sends
+ * nothing, so it turns readable only when the agent's end goes away. */
+int client_fd(const struct client *c);
+
 /* Close the connection and free C; NULL is allowed. */
 void client_close(struct client *c);
 

@@ -385,6 +385,18 @@ int session_ended(struct session *ss, int *status)
 	return ss->launch && launch_poll(ss->launch, status);
 }
 
+int session_fd(const struct session *ss)
+{
+	return ss->client ? client_fd(ss->client) : -1;
+}
+
+void session_hung_up(struct session *ss)
+{
+	ss->peer_closed = 1; /* so that session_reconnect tries */
+	if (access(ss->socket, F_OK) == 0 && process_agentless(ss->pid))
+		ss->agentless = 1;
+}
+
 int session_launched(const struct session *ss)
 {
 	return ss->launch != NULL;
