@@ -207,6 +207,20 @@ struct encode_state {
 	int first;
 };
 
+/* One object's record of MODULES. */
+static void put_module(struct encode_state *st, uint64_t bias, uint64_t lo, uint64_t hi,
+		       const char *path, size_t path_len, const uint8_t *id, size_t id_len)
+{
+	ht_put_u64(st->w, bias);
+	ht_put_u64(st->w, lo);
+	ht_put_u64(st->w, hi);
+	ht_put_u16(st->w, (uint16_t)path_len);
+	ht_put_u16(st->w, (uint16_t)id_len);
+	ht_put_bytes(st->w, path, path_len);
+	ht_put_bytes(st->w, id, id_len);
+	st->count++;
+}
+
 static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct encode_state *st = data;
@@ -223,14 +237,7 @@ static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
 		return 0;
 	size_t path_len = strnlen(path, HT_MAX_STR), id_len;
 	const uint8_t *id = build_id(info, &id_len);
-	ht_put_u64(st->w, info->dlpi_addr);
-	ht_put_u64(st->w, lo);
-	ht_put_u64(st->w, hi);
-	ht_put_u16(st->w, (uint16_t)path_len);
-	ht_put_u16(st->w, (uint16_t)id_len);
-	ht_put_bytes(st->w, path, path_len);
-	ht_put_bytes(st->w, id, id_len);
-	st->count++;
+	put_module(st, info->dlpi_addr, lo, hi, path, path_len, id, id_len);
 	return 0;
 }
 
@@ -346,14 +353,7 @@ static void encode_retired(struct encode_state *st)
 			modules_iterate(overlap_cb, &o);
 		if (later || o.found)
 			continue;
-		ht_put_u64(st->w, r->bias);
-		ht_put_u64(st->w, r->lo);
-		ht_put_u64(st->w, r->hi);
-		ht_put_u16(st->w, r->path_len);
-		ht_put_u16(st->w, r->id_len);
-		ht_put_bytes(st->w, r->path, r->path_len);
-		ht_put_bytes(st->w, r->id, r->id_len);
-		st->count++;
+		put_module(st, r->bias, r->lo, r->hi, r->path, r->path_len, r->id, r->id_len);
 	}
 }
 
