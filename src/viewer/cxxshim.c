@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "viewer/cxxshim.h"
 
@@ -173,8 +174,7 @@ int cxxshim_needed(const char *owner, const char *program)
 {
 	if (!owner || (program && strcmp(owner, program) == 0))
 		return 0;
-	const char *base = strrchr(owner, '/');
-	base = base ? base + 1 : owner;
+	const char *base = path_base(owner);
 	/* The C++ runtimes, whose operator new calls malloc. */
 	return strncmp(base, "libstdc++.so", 12) != 0 && strncmp(base, "libc++.so", 9) != 0 &&
 	       strncmp(base, "libc++abi.so", 12) != 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/path.h"
 #include "proto/proto.h"
 #include "viewer/format.h"
 
@@ -29,27 +30,6 @@ struct group_desc {
 	int frames;          /* rows are tracebacks: their frames are shown */
 };
 
-/* The last two components of PATH, like tracemalloc's recipe did
- * (os.sep.join(path.split(os.sep)[-2:])). */
-static void put_short_path(FILE *out, const char *path)
-{
-	const char *last = strrchr(path, '/');
-	if (last) {
-		const char *p = last;
-		while (p > path && p[-1] != '/')
-			p--;
-		if (p > path)
-			path = p;
-	}
-	fputs(path, out);
-}
-
-static void put_basename(FILE *out, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	fputs(slash ? slash + 1 : path, out);
-}
-
 /* NAME of a frame in its module, "name (libc.so.6)": what shows when the
  * part that a grouping names is unknown. */
 static void label_in_module(FILE *out, const char *name, const struct heap_frame *f)
@@ -57,7 +37,7 @@ static void label_in_module(FILE *out, const char *name, const struct heap_frame
 	fputs(name, out);
 	if (f->module) {
 		fputs(" (", out);
-		put_basename(out, f->module);
+		fputs(path_base(f->module), out);
 		fputc(')', out);
 	}
 }
@@ -68,7 +48,7 @@ static void label_line(FILE *out, const struct heap_frame *f)
 		label_in_module(out, f->function ? f->function : "??", f);
 		return;
 	}
-	put_short_path(out, f->file);
+	fputs(path_short(f->file), out);
 	if (f->line)
 		fprintf(out, ":%u", f->line);
 }
@@ -84,7 +64,7 @@ static void label_function(FILE *out, const struct heap_frame *f)
 static void label_file(FILE *out, const struct heap_frame *f)
 {
 	if (f->file)
-		put_short_path(out, f->file);
+		fputs(path_short(f->file), out);
 	else
 		label_in_module(out, "??", f);
 }
@@ -92,7 +72,7 @@ static void label_file(FILE *out, const struct heap_frame *f)
 static void label_module(FILE *out, const struct heap_frame *f)
 {
 	if (f->module)
-		put_basename(out, f->module);
+		fputs(path_base(f->module), out);
 	else
 		fputs("??", out);
 }
@@ -277,9 +257,9 @@ static void pretty_frame(FILE *out, const struct format_table *t, const struct h
 {
 	fputs("  File \"", out);
 	if (f->file)
-		put_short_path(out, f->file);
+		fputs(path_short(f->file), out);
 	else if (f->module)
-		put_basename(out, f->module);
+		fputs(path_base(f->module), out);
 	else
 		fputs("??", out);
 	fputc('"', out);

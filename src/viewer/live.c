@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/linecache.h"
@@ -110,23 +111,6 @@ struct live {
 static int str_eq(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
-}
-
-const char *live_short_path(const char *path)
-{
-	const char *last = strrchr(path, '/');
-	if (!last)
-		return path;
-	const char *p = last;
-	while (p > path && p[-1] != '/')
-		p--;
-	return p > path ? p : path;
 }
 
 /* S as an fnmatch pattern that matches S itself. */
@@ -462,13 +446,13 @@ char *live_location(const struct model_row *r, enum model_group g, char *buf, si
 	if (!f) {
 		snprintf(buf, n, "%s", r->key);
 	} else if (g == GROUP_MODULE || (!f->file && g != GROUP_FUNCTION)) {
-		snprintf(buf, n, "%s", f->module ? base_name(f->module) : "??");
+		snprintf(buf, n, "%s", f->module ? path_base(f->module) : "??");
 	} else if (!f->file) {
-		snprintf(buf, n, "%s", f->module ? base_name(f->module) : "");
+		snprintf(buf, n, "%s", f->module ? path_base(f->module) : "");
 	} else if (g == GROUP_FILE || g == GROUP_FUNCTION) {
-		snprintf(buf, n, "%s", live_short_path(f->file));
+		snprintf(buf, n, "%s", path_short(f->file));
 	} else {
-		snprintf(buf, n, "%s:%u", live_short_path(f->file), f->line);
+		snprintf(buf, n, "%s:%u", path_short(f->file), f->line);
 	}
 	return buf;
 }
@@ -498,7 +482,7 @@ static int live_row_matches(const struct live *lv, const struct model_row *r, in
 		return search_field(t, wild, r->key);
 	return search_field(t, wild, f->function) || search_field(t, wild, f->file) ||
 	       search_field(t, wild, f->module) ||
-	       (f->module && search_field(t, wild, base_name(f->module)));
+	       (f->module && search_field(t, wild, path_base(f->module)));
 }
 
 /* Make lv->matched fit the model's rows under the current search, keeping
@@ -1018,7 +1002,7 @@ unsigned live_exclude_selected(struct live *lv)
 		k++;
 	if (k == 3)
 		return live_set_message(lv, "nothing to exclude here");
-	const char *shown = k == 0 ? what[k] : k == 1 ? live_short_path(what[k]) : base_name(what[k]);
+	const char *shown = k == 0 ? what[k] : k == 1 ? path_short(what[k]) : path_base(what[k]);
 	char *name = xasprintf("exclude %s %s", kinds[k], shown);
 	char *pattern = pattern_escape(what[k]);
 	struct live_filter *nf = live_filter_add(lv, name, LIVE_FROM_KEYS);

@@ -174,8 +174,6 @@ int live_columns_parse(const char *list, enum live_column *cols, const char **ba
  * of N bytes, and its function (NULL when the grouping has none). */
 char *live_location(const struct model_row *r, enum model_group g, char *buf, size_t n);
 const char *live_function(const struct model_row *r, enum model_group g);
-/* The last two components of PATH ("dir/file.c"), as tables show files. */
-const char *live_short_path(const char *path);
 /* The source line of F (NULL: unknown or missing). */
 const char *live_source(struct live *lv, const struct heap_frame *f);
 

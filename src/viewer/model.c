@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "viewer/model.h"
 
@@ -97,12 +98,6 @@ static uint64_t mix64(uint64_t x)
 	x ^= x >> 33;
 	x *= 0xc4ceb9fe1a85ec53ull;
 	return x ^ (x >> 33);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
 }
 
 /* Make room for NEED elements of SIZE bytes in P, of *CAP elements. */
@@ -483,7 +478,7 @@ static unsigned str_match(struct model *m, int set, uint32_t id)
 		return 0; /* a NULL field never matches */
 	unsigned shift = 3 * (unsigned)set + 1;
 	if (!(m->flags[id] & FLAG_KNOWN(set))) {
-		const char *s = m->strs[id], *base = base_name(s);
+		const char *s = m->strs[id], *base = path_base(s);
 		unsigned bits = FLAG_KNOWN(set);
 		for (const char *const *p = m->sets[set]; *p != NULL; p++) {
 			if (fnmatch(*p, s, 0) == 0)
@@ -501,7 +496,7 @@ static int system_module_name(const char *name)
 {
 	if (name == NULL)
 		return 0;
-	const char *base = base_name(name);
+	const char *base = path_base(name);
 	for (size_t i = 0; i < sizeof system_prefixes / sizeof system_prefixes[0]; i++)
 		if (strncmp(base, system_prefixes[i], strlen(system_prefixes[i])) == 0)
 			return 1;
@@ -588,7 +583,7 @@ static int location_matches(struct model *m, int set, const struct heap_frame *f
 	int n = snprintf(loc, sizeof loc, "%s:%u", f->file, f->line);
 	if (n < 0 || (size_t)n >= sizeof loc)
 		return 0;
-	const char *base = base_name(loc);
+	const char *base = path_base(loc);
 	for (const char *const *p = m->sets[set]; *p != NULL; p++)
 		if (fnmatch(*p, loc, 0) == 0 || fnmatch(*p, base, 0) == 0)
 			return 1;

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "proto/proto.h"
 #include "viewer/client.h"
@@ -167,12 +168,6 @@ static struct client *connect_waiting(const char *path, double wait_s)
 	}
 }
 
-static const char *basename_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
-}
-
 static void symbolizer_sync(struct symbolizer *sym, const struct snapshot *s)
 {
 	for (size_t i = 0; i < snapshot_module_count(s); i++) {
@@ -235,7 +230,7 @@ static void print_frames(const struct stack_desc *d)
 		const struct sym_frame *f = &d->frames[i];
 		printf("  frame %s %s:%u %s\n", f->function ? f->function : "??",
 		       f->file ? f->file : "??", f->line,
-		       f->module ? basename_of(f->module) : "??");
+		       f->module ? path_base(f->module) : "??");
 	}
 }
 

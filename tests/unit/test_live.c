@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "viewer/heap.h"
 #include "proto/proto.h"
@@ -673,8 +674,8 @@ START_TEST(test_text)
 	ck_assert_str_eq(live_location(r, GROUP_MODULE, buf, sizeof buf), "app");
 	ck_assert_str_eq(live_function(r, GROUP_LINE), "alpha");
 	ck_assert_ptr_null(live_function(r, GROUP_FILE));
-	ck_assert_str_eq(live_short_path("/a/b/c.c"), "b/c.c");
-	ck_assert_str_eq(live_short_path("c.c"), "c.c");
+	ck_assert_str_eq(path_short("/a/b/c.c"), "b/c.c");
+	ck_assert_str_eq(path_short("c.c"), "c.c");
 	ck_assert_ptr_null(live_source(lv, r->frame)); /* no such file here */
 	live_free(lv);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "viewer/format.h"
 #include "viewer/linecache.h"
@@ -79,8 +80,7 @@ struct frame_cols {
 
 static const char *module_name(const struct heap_frame *f)
 {
-	const char *slash = f->module ? strrchr(f->module, '/') : NULL;
-	return slash ? slash + 1 : f->module ? f->module : "";
+	return f->module ? path_base(f->module) : "";
 }
 
 static struct frame_cols frame_cols(const struct live_stack *s, int w)
@@ -104,7 +104,7 @@ static void stackview_frame(struct live *lv, const struct live_stack *s, size_t 
 	char num[16], loc[512], fn[512];
 	snprintf(num, sizeof num, "#%zu", i);
 	if (f->file)
-		snprintf(loc, sizeof loc, "%s:%u", live_short_path(f->file), f->line);
+		snprintf(loc, sizeof loc, "%s:%u", path_short(f->file), f->line);
 	else
 		snprintf(loc, sizeof loc, "??");
 	snprintf(fn, sizeof fn, "%s%s", f->function ? f->function : "??",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/path.h"
 #include "viewer/format.h"
 #include "viewer/linecache.h"
 #include "viewer/ui/crt.h"
@@ -317,10 +318,9 @@ static void table_strip(struct live *lv, const struct live_status *st, int y, in
 		return;
 	const struct heap_frame *f = r->frame;
 	char loc[512], title[1024];
-	const char *mod = f->module ? strrchr(f->module, '/') : NULL;
 	snprintf(title, sizeof title, " %s %s %s %s %s ", live_location(r, GROUP_LINE, loc, sizeof loc),
 		 crt_glyph(CRT_G_DOT), f->function ? f->function : "??", crt_glyph(CRT_G_DOT),
-		 mod ? mod + 1 : f->module ? f->module : "??");
+		 f->module ? path_base(f->module) : "??");
 	crt_put_cut(y, 2, title, w - 4, CRT_LOCATION);
 	const char *line = live_source(lv, f);
 	char num[16];
