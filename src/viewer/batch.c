@@ -111,9 +111,10 @@ static void on_child(int sig)
 /* Sleep up to SECONDS, waking as soon as asked to stop or the program
  * ends: SIGCHLD, SIGINT and SIGTERM are blocked but in ppoll, so none
  * comes between a check and the sleep.  When the agent's connection hangs
- * up (an exec), the process's new image is reached at once, every 10 ms
- * until it answers: an exec without the agent is then seen while the
- * program runs, however soon it ends. */
+ * up (an exec), the process's new image is tried every 10 ms until it
+ * answers or the interval ends (not for reconnect's RECONNECT_MS: the
+ * next fetch's failure is what says the agent is lost): an exec without
+ * the agent is then seen while the program runs, however soon it ends. */
 static void wait_interval(double seconds, struct session *ss, volatile sig_atomic_t *stop,
 			  const sigset_t *waitmask)
 {

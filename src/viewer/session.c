@@ -392,9 +392,7 @@ int session_fd(const struct session *ss)
 
 void session_hung_up(struct session *ss)
 {
-	ss->peer_closed = 1; /* so that session_reconnect tries */
-	if (access(ss->socket, F_OK) == 0 && process_agentless(ss->pid))
-		ss->agentless = 1;
+	ss->peer_closed = 1;
 }
 
 int session_launched(const struct session *ss)

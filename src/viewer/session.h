@@ -48,9 +48,8 @@ int session_ended(struct session *ss, int *status);
 int session_launched(const struct session *ss);
 /* The agent's connection, to wait on (see client_fd); -1 when none. */
 int session_fd(const struct session *ss);
-/* The connection hung up between fetches (an exec): note now whether the
- * process ran on without the agent (it may end before the next fetch);
- * session_reconnect may then be called. */
+/* The connection hung up between fetches (an exec): session_reconnect may
+ * be called at once, as after a fetch that failed so. */
 void session_hung_up(struct session *ss);
 /* Wait for a launched program to end, or end it (SIGTERM) when STOP is set;
  * returns heaptop's exit code: the program's status, but 0 when the program
