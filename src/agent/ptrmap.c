@@ -81,18 +81,23 @@ struct shard {
 
 static struct shard shards[SHARDS];
 
-/* Where a block's entry goes keeps some of the address order: each 1 KiB
+/* Where a block's entry goes keeps some of the address order: each 256-byte
  * chunk of addresses is hashed to a shard and a home slot there, and the
- * 16-byte grains within the chunk take the 64 slots from that home on.
+ * 16-byte grains within the chunk take the 16 slots from that home on.
  * Neighbouring blocks, which the allocator hands out one after the other,
  * then share table lines and pages instead of each costing a cache and TLB
- * miss (on python this halved the map's time).  A grain holds at most one
- * block start for 16-byte aligned allocators, and glibc's blocks are 32
- * bytes apart at least, so a chunk fills at most its own 64 slots; an
- * allocator with 8-byte blocks can put two in a grain (128 in a run), which
- * lengthens probes but never breaks lookups. */
+ * miss (on python this halved the map's time).  glibc's blocks are 32
+ * bytes apart at least, so a chunk fills at most half its run; allocators
+ * with slabs of 16-byte blocks (jemalloc, tcmalloc) fill all of it, and
+ * 8-byte blocks put two in a grain (32 in a run), which lengthens probes
+ * but never breaks lookups.  The run's length is what such full runs cost:
+ * where they overlap, every insert shifts the rest of the pile.  With
+ * 64-slot (1 KiB) chunks tcmalloc's inserts shifted 16 entries each and
+ * cppcheck ran 20 % slower traced on jemalloc or tcmalloc than at 16 slots;
+ * glibc's programs ran the same at 16, 32 and 64, and slower at 8, which
+ * keeps too little of the order (doc/performance.md). */
 #define GRAIN_SHIFT 4
-#define RUN_BITS 6
+#define RUN_BITS 4
 #define CHUNK_SHIFT (GRAIN_SHIFT + RUN_BITS)
 
 /* The hash of P's chunk. */

@@ -280,10 +280,9 @@ START_TEST(test_fork)
 END_TEST
 
 /* Blocks 8 bytes apart, as an allocator with 8-byte blocks packs them:
- * two to a grain, so every 1 KiB chunk makes a run of 128 entries and the
- * runs of neighbouring chunks pile up into ones longer than an entry's
- * distance field holds, which then says "far" and the distance is worked
- * out. */
+ * two to a grain, so every 256-byte chunk makes a run of 32 entries twice
+ * as long as its home slots, and the runs of chunks whose homes are near
+ * pile up. */
 START_TEST(test_dense)
 {
 	const size_t n = 1u << 20;
@@ -308,10 +307,12 @@ START_TEST(test_dense)
 }
 END_TEST
 
-/* Blocks 2 bytes apart (no real allocator, but nothing stops one): 512 to
- * a chunk, all in one run whatever the table's size.  Every insert is
- * tracked, and the tables stay the size the blocks need: growing cannot
- * shorten such a run, so it must not be what a long run leads to. */
+/* Blocks a byte apart (no real allocator, but nothing stops one): 256 to a
+ * chunk, all in one run whatever the table's size, and longer than an
+ * entry's distance field holds, which then says "far" and the distance is
+ * worked out.  Every insert is tracked, and the tables stay the size the
+ * blocks need: growing cannot shorten such a run, so it must not be what
+ * a long run leads to. */
 START_TEST(test_packed)
 {
 	const size_t n = 1u << 14;
@@ -320,13 +321,13 @@ START_TEST(test_packed)
 	size_t before = mem_mapped_bytes();
 	for (size_t i = 0; i < n; i++) {
 		struct ptrmap_rec r = { i + 1, (uint32_t)i, (unsigned)i & 0xff };
-		ck_assert_int_eq(ptrmap_insert(base + 2 * i, &r, &got), 0);
+		ck_assert_int_eq(ptrmap_insert(base + i, &r, &got), 0);
 	}
 	/* 16 bytes an entry, at most half full while shards are small, a
 	 * page a shard at least: far below a megabyte. */
 	ck_assert_uint_le(mem_mapped_bytes() - before, 1u << 20);
 	for (size_t i = n; i-- > 0;) {
-		ck_assert_int_eq(ptrmap_remove(base + 2 * i, &got), 1);
+		ck_assert_int_eq(ptrmap_remove(base + i, &got), 1);
 		ck_assert_uint_eq(got.size, i + 1);
 		ck_assert_uint_eq(got.stack, (uint32_t)i);
 	}
