@@ -16,6 +16,9 @@
 # Settings (environment):
 #   BENCH_ROUNDS=5          rounds
 #   BENCH_WORKLOADS="alloc1 alloc2 alloc4 alloc8 sqlite python cppcheck"
+#                           also cppcheck-jemalloc, cppcheck-tcmalloc: cppcheck
+#                           with that allocator preloaded (not targets; no
+#                           heaptrack run: it does not see their operator new)
 #   BENCH_MODES="base heaptrack heaptop agent fp sample"
 #   BENCH_OPS=1000000       malloc/free pairs per thread, synthetic benchmark
 #   BENCH_SQLITE_ROWS=300000
@@ -41,6 +44,7 @@ top_srcdir=${top_srcdir:-$(cd "$here/../.." && pwd)}
 top_builddir=${top_builddir:-$PWD}
 B=$top_builddir/tests/bench
 AGENT=$top_builddir/.libs/libheaptop.so
+CXXSHIM=$top_builddir/.libs/libheaptop-cxx.so
 HEAPTOP=$top_builddir/heaptop
 
 die() {
@@ -158,7 +162,7 @@ END {
 	print "|---|---|---|"
 	for (i = 1; i <= nwl; i++) {
 		wl = order[i]
-		if (wl ~ /^alloc/) continue
+		if (wl ~ /^alloc/ || wl ~ /-/) continue
 		rh = ratio(wl, "heaptrack"); re = ratio(wl, "heaptop")
 		if (rh == "" || re == "") { printf "| %s: heaptop overhead <= 1/3 of heaptrack%s | n/a | n/a |\n", wl, ""; continue }
 		s = (rh > 1) ? (re - 1) / (rh - 1) : 99
@@ -309,8 +313,13 @@ print(len(s), len(p))
 EOF
 
 GTEST=/usr/src/googletest/googletest
+# find_lib NAME: the path of shared library NAME, from the loader's cache.
+find_lib() {
+	/sbin/ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n && /x86-64|x86_64/ { print $NF; f = 1; exit } END { exit !f }'
+}
 wl_setup() {
 	WL_ENV=()
+	WL_PRELOAD=
 	WL_FP=0
 	case $1 in
 	alloc[0-9]*)
@@ -332,7 +341,7 @@ wl_setup() {
 		WL_ENV=(PYTHONMALLOC=malloc)
 		WL_DESC="python3 (PYTHONMALLOC=malloc), dict of $PY_ITEMS records, json + pickle"
 		;;
-	cppcheck)
+	cppcheck | cppcheck-jemalloc | cppcheck-tcmalloc)
 		WL_EXE=$(command -v cppcheck) || return 1
 		if [ -f "$GTEST/src/gtest.cc" ]; then
 			WL_CMD=("$WL_EXE" -q --max-configs=1 -I "$GTEST/include" -I "$GTEST" "$GTEST/src/gtest.cc")
@@ -341,6 +350,11 @@ wl_setup() {
 			WL_CMD=("$WL_EXE" -q --max-configs=1 -I "$top_srcdir/src" "$top_srcdir/src/viewer")
 			WL_DESC="cppcheck --max-configs=1 on heaptop's src/viewer"
 		fi
+		case $1 in
+		*-jemalloc) WL_PRELOAD=$(find_lib libjemalloc.so.2) || return 1 ;;
+		*-tcmalloc) WL_PRELOAD=$(find_lib libtcmalloc_minimal.so.4) || return 1 ;;
+		esac
+		[ -z "$WL_PRELOAD" ] || WL_DESC="$WL_DESC, ${WL_PRELOAD##*/} preloaded"
 		;;
 	*)
 		return 1
@@ -356,23 +370,37 @@ FP_OK=0
 HAVE_HEAPTRACK=0
 command -v heaptrack >/dev/null 2>&1 && HAVE_HEAPTRACK=1
 
+# The workload's environment with what a mode preloads (WL_PRELOAD's
+# allocator after the agent and its C++ shim, as heaptop puts them).
+mode_env() {
+	MODE_ENV=(env "${WL_ENV[@]}")
+	if [ -n "$1" ] && [ -n "$WL_PRELOAD" ]; then
+		MODE_ENV+=(LD_PRELOAD="$1 $CXXSHIM $WL_PRELOAD")
+	elif [ -n "$1$WL_PRELOAD" ]; then
+		MODE_ENV+=(LD_PRELOAD="$1$WL_PRELOAD")
+	fi
+}
 mode_cmd() {
 	case $1 in
-	base) MODE_CMD=(env "${WL_ENV[@]}" "${WL_CMD[@]}") ;;
+	base | heaptrack | heaptop) mode_env "" ;;
+	*) mode_env "$AGENT" ;;
+	esac
+	case $1 in
+	base) MODE_CMD=("${MODE_ENV[@]}" "${WL_CMD[@]}") ;;
 	heaptrack)
-		[ "$HAVE_HEAPTRACK" = 1 ] || return 1
-		MODE_CMD=(env "${WL_ENV[@]}" heaptrack -o "$OUT/heaptrack.data" "${WL_CMD[@]}")
+		[ "$HAVE_HEAPTRACK" = 1 ] && [ -z "$WL_PRELOAD" ] || return 1
+		MODE_CMD=("${MODE_ENV[@]}" heaptrack -o "$OUT/heaptrack.data" "${WL_CMD[@]}")
 		;;
 	heaptop)
-		MODE_CMD=(env "${WL_ENV[@]}" HEAPTOP_AGENT="$AGENT" "$HEAPTOP" -b -d 1 -- "${WL_CMD[@]}")
+		MODE_CMD=("${MODE_ENV[@]}" HEAPTOP_AGENT="$AGENT" "$HEAPTOP" -b -d 1 -- "${WL_CMD[@]}")
 		;;
-	agent) MODE_CMD=(env "${WL_ENV[@]}" LD_PRELOAD="$AGENT" "${WL_CMD[@]}") ;;
+	agent) MODE_CMD=("${MODE_ENV[@]}" "${WL_CMD[@]}") ;;
 	fp)
 		[ "$FP_OK" = 1 ] && [ "$WL_FP" = 1 ] || return 1
-		MODE_CMD=(env "${WL_ENV[@]}" LD_PRELOAD="$AGENT" HEAPTOP_UNWIND=fp "${WL_CMD[@]}")
+		MODE_CMD=("${MODE_ENV[@]}" HEAPTOP_UNWIND=fp "${WL_CMD[@]}")
 		;;
 	sample)
-		MODE_CMD=(env "${WL_ENV[@]}" LD_PRELOAD="$AGENT" HEAPTOP_SAMPLE="$SAMPLE_BYTES" "${WL_CMD[@]}")
+		MODE_CMD=("${MODE_ENV[@]}" HEAPTOP_SAMPLE="$SAMPLE_BYTES" "${WL_CMD[@]}")
 		;;
 	*) return 1 ;;
 	esac
@@ -460,7 +488,9 @@ done
 note "warm-up (uninstrumented, not counted)"
 for wl in "${ran_wl[@]}"; do
 	wl_setup "$wl"
-	"${WL_CMD[@]}" </dev/null >/dev/null 2>&1 || die "workload $wl fails uninstrumented: ${WL_CMD[*]}"
+	mode_env ""
+	"${MODE_ENV[@]}" "${WL_CMD[@]}" </dev/null >/dev/null 2>&1 ||
+		die "workload $wl fails uninstrumented: ${WL_CMD[*]}"
 done
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -569,8 +599,8 @@ if [ "$EXTRAS" = 1 ]; then
 	for wl in "${ran_wl[@]}"; do
 		wl_setup "$wl"
 		rm -f "$OUT/final.snap"
-		env "${WL_ENV[@]}" LD_PRELOAD="$AGENT" HEAPTOP_FINAL="$OUT/final.snap" "${WL_CMD[@]}" \
-			</dev/null >"$LOG" 2>&1
+		mode_env "$AGENT"
+		"${MODE_ENV[@]}" HEAPTOP_FINAL="$OUT/final.snap" "${WL_CMD[@]}" </dev/null >"$LOG" 2>&1
 		"$B/bench_snap" --file "$OUT/final.snap" >"$OUT/final-$wl.txt" 2>&1 || continue
 		y=$(kv bytes "$OUT/final-$wl.txt" final)
 		a=$(kv agent_bytes "$OUT/final-$wl.txt" final)
