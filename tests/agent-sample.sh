@@ -16,12 +16,6 @@ wl_ready
 snap_live "$WL_PID" "$HT_TMP/sampled.txt"
 f=$HT_TMP/sampled.txt
 
-# within NAME ESTIMATE TRUE PERCENT: |ESTIMATE - TRUE| <= PERCENT% of TRUE.
-within() {
-	local err=$(( $2 > $3 ? $2 - $3 : $3 - $2 ))
-	expect_true "$1: estimate $2 within $4% of $3 (off by $((err * 1000 / $3 / 10)).$((err * 1000 / $3 % 10))%)" \
-		[ $((err * 100)) -le $(($3 * $4)) ]
-}
 within "site_big bytes" "$(site_field site_big live_bytes "$f")" $((65536 * 16384)) 10
 within "site_big blocks" "$(site_field site_big live_blocks "$f")" 65536 10
 within "site_huge bytes" "$(site_field site_huge live_bytes "$f")" $((4 * 8 << 20)) 1

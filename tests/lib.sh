@@ -126,6 +126,19 @@ expect_true() {
 	fi
 }
 
+# within NAME ESTIMATE TRUE PERCENT: a sampled estimate, |ESTIMATE - TRUE|
+# at most PERCENT% of TRUE.
+within() {
+	if ! [[ $2 =~ ^[0-9]+$ ]]; then
+		echo "FAIL $1: no estimate ('$2'), expected $3 within $4%"
+		HT_FAILURES=$((HT_FAILURES + 1))
+		return
+	fi
+	local err=$(($2 > $3 ? $2 - $3 : $3 - $2))
+	expect_true "$1: estimate $2 within $4% of $3 (off by $((err * 1000 / $3 / 10)).$((err * 1000 / $3 % 10))%)" \
+		[ $((err * 100)) -le $(($3 * $4)) ]
+}
+
 # check_failed: whether any expectation failed so far.
 check_failed() {
 	[ "$HT_FAILURES" -gt 0 ]

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "agent/cxxabi.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 #define OPERATORS(X)                                      \
@@ -59,6 +61,7 @@ static void (*agent_alloc)(void *, size_t);
 static void (*agent_free)(void *);
 static void (*agent_enter)(void), (*agent_leave)(void);
 static void (*agent_busy)(int);
+static struct heaptop_thread_shared *(*agent_thread)(struct heaptop_shared *);
 static int resolved;
 
 /* The loader allocates for us: not the program's blocks. */
@@ -92,6 +95,10 @@ static void resolve(void)
 						"__heaptop_cxx_enter"), __ATOMIC_RELAXED);
 		__atomic_store_n(&agent_leave, (void (*)(void))dlsym(RTLD_DEFAULT,
 						"__heaptop_cxx_leave"), __ATOMIC_RELAXED);
+		__atomic_store_n(&agent_thread,
+				 (struct heaptop_thread_shared * (*)(struct heaptop_shared *))dlsym(
+					 RTLD_DEFAULT, "__heaptop_cxx_thread"),
+				 __ATOMIC_RELAXED);
 	}
 	busy(-1);
 	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
@@ -148,13 +155,24 @@ static void *caller_next(enum op op, const void *caller)
 	return f;
 }
 
-/* The operator OP to call for a caller at CALLER. */
-static void *next(enum op op, const void *caller)
+/* The operator OP to call when it is not known yet. */
+static __attribute__((noinline, cold)) void *next_slow(enum op op, const void *caller)
 {
 	if (!__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
 		resolve();
 	void *f = __atomic_load_n(&next_op[op], __ATOMIC_RELAXED);
 	return f ? f : caller_next(op, caller);
+}
+
+/* The operator OP to call for a caller at CALLER: two loads, inline in
+ * every operator (with the look-ups above in it, it took a frame of 150
+ * bytes and six saved registers a call). */
+static inline __attribute__((always_inline)) void *next(enum op op, const void *caller)
+{
+	void *f = __atomic_load_n(&next_op[op], __ATOMIC_RELAXED);
+	if (__builtin_expect(f && __atomic_load_n(&resolved, __ATOMIC_ACQUIRE), 1))
+		return f;
+	return next_slow(op, caller);
 }
 
 /* In an operator: the one to call after it. */
@@ -189,6 +207,65 @@ static void inside_leave(struct inside *in)
 
 #define INSIDE struct inside inside_ __attribute__((cleanup(inside_leave))) = inside_enter()
 
+/*
+ * Sampling: a block with no sample point (most) is decided here, without a
+ * call into the agent (cxxabi.h).  The allocator's operator is called with
+ * the thread marked as in one whose block is skipped, so that what it
+ * allocates through malloc inside is neither recorded nor counted again.
+ */
+static __thread struct heaptop_thread_shared *my_state;
+static struct heaptop_shared agent_shared; /* set with the first my_state */
+
+static __attribute__((noinline)) struct heaptop_thread_shared *thread_state_first(void)
+{
+	struct heaptop_thread_shared *(*f)(struct heaptop_shared *) =
+		__atomic_load_n(&agent_thread, __ATOMIC_RELAXED);
+	struct heaptop_shared g;
+	if (!f)
+		return NULL;
+	struct heaptop_thread_shared *t = f(&g);
+	/* The same every time: a thread that reads them set has its own
+	 * my_state set after them, or has just set them itself. */
+	__atomic_store_n(&agent_shared.filter, g.filter, __ATOMIC_RELAXED);
+	__atomic_store_n(&agent_shared.sampling, g.sampling, __ATOMIC_RELEASE);
+	my_state = t;
+	return t;
+}
+
+/* Whether sampling is on, as far as this thread knows (NULL: not). */
+static inline struct heaptop_thread_shared *sampling_thread(void)
+{
+	struct heaptop_thread_shared *t = my_state;
+	if (__builtin_expect(!t, 0) && !(t = thread_state_first()))
+		return NULL;
+	const int *on = __atomic_load_n(&agent_shared.sampling, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(on, __ATOMIC_ACQUIRE) ? t : NULL;
+}
+
+/* The thread's state, marked as in a skipped operator, when the block of
+ * SIZE bytes about to be made holds no sample point; else NULL. */
+static inline struct heaptop_thread_shared *skip_begin(size_t size)
+{
+	struct heaptop_thread_shared *t = sampling_thread();
+	if (!t || !heaptop_sample_skip(t, size))
+		return NULL;
+	t->in_cxx = 1;
+	t->cxx_skip = 1;
+	return t;
+}
+
+/* At the end of a skipped operator, returned from or thrown through. */
+static void skip_end(struct heaptop_thread_shared **t)
+{
+	if (*t) {
+		(*t)->cxx_skip = 0;
+		(*t)->in_cxx = 0;
+	}
+}
+
+#define SKIPPED(size) struct heaptop_thread_shared *skipped_ __attribute__((cleanup(skip_end))) = \
+	skip_begin(size)
+
 static void tell_alloc(void *p, size_t size)
 {
 	void (*f)(void *, size_t) = __atomic_load_n(&agent_alloc, __ATOMIC_RELAXED);
@@ -196,11 +273,18 @@ static void tell_alloc(void *p, size_t size)
 		f(p, size);
 }
 
+/* The block at P is being deleted: the agent need not hear of it when
+ * sampling says it was never sampled (no call, as in the agent's free). */
 static void tell_free(void *p)
 {
 	void (*f)(void *) = __atomic_load_n(&agent_free, __ATOMIC_RELAXED);
-	if (p && f)
-		f(p);
+	if (!p || !f)
+		return;
+	if (sampling_thread() &&
+	    !heaptop_maybe_sampled(__atomic_load_n(&agent_shared.filter, __ATOMIC_RELAXED),
+				   (uintptr_t)p))
+		return;
+	f(p);
 }
 
 /* No operator new to call at all (the caller's scope has none either):
@@ -232,6 +316,11 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size)                                            \
 	{                                                                 \
 		new_fn f = (new_fn)NEXT(op);                              \
+		if (f) {                                                  \
+			SKIPPED(size);                                    \
+			if (skipped_)                                     \
+				return f(size);                           \
+		}                                                         \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -245,6 +334,11 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size, const void *nt)                            \
 	{                                                                 \
 		new_nothrow_fn f = (new_nothrow_fn)NEXT(op);              \
+		if (f) {                                                  \
+			SKIPPED(size);                                    \
+			if (skipped_)                                     \
+				return f(size, nt);                       \
+		}                                                         \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -258,6 +352,11 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size, size_t align)                              \
 	{                                                                 \
 		new_align_fn f = (new_align_fn)NEXT(op);                  \
+		if (f) {                                                  \
+			SKIPPED(size);                                    \
+			if (skipped_)                                     \
+				return f(size, align);                    \
+		}                                                         \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \
@@ -271,6 +370,11 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size, size_t align, const void *nt)              \
 	{                                                                 \
 		new_align_nothrow_fn f = (new_align_nothrow_fn)NEXT(op);  \
+		if (f) {                                                  \
+			SKIPPED(size);                                    \
+			if (skipped_)                                     \
+				return f(size, align, nt);                \
+		}                                                         \
 		void *p;                                                  \
 		{                                                         \
 			INSIDE;                                           \

@@ -25,6 +25,7 @@
 #include <libunwind.h>
 
 #include "agent/agent.h"
+#include "agent/cxxabi.h"
 #include "agent/hooks.h"
 #include "agent/lock.h"
 #include "agent/mem.h"
@@ -38,19 +39,17 @@
 #define FLUSH_BYTES (64 << 10) /* per-thread live delta folded in past this */
 
 struct thread_state {
-	int busy;          /* > 0 while in agent code: allocations pass through */
+	struct heaptop_thread_shared shared; /* busy, in_cxx, cxx_skip and the
+						sampling countdown (cxxabi.h) */
 	unsigned stripe;   /* counter stripe + 1; 0 until assigned */
 	int64_t pending;   /* live-byte change not yet in live_flushed */
 	int registered;    /* the exit destructor is armed */
-	int64_t countdown; /* sampling: bytes until the next sample point */
 	uint64_t rng;      /* sampling: xorshift state; 0 until seeded */
 	uintptr_t stack_lo, stack_hi; /* frame-pointer walks stay in here;
 					 hi 0: not known yet, 1: unknown */
 	int in_getattr;    /* in pthread_getattr_np, which holds the lock of
 			      the thread it was asked about */
 	struct walk_bufs *bufs; /* mapped at the first walk */
-	int in_cxx;        /* in an allocator's operator new, called by
-			      libheaptop-cxx.so's */
 	int cxx_inner_kept; /* cxx_inner is in the pointer map */
 	uintptr_t cxx_inner; /* the block last allocated in there */
 };
@@ -157,12 +156,12 @@ static void resolve(void)
 
 void hooks_busy(int delta)
 {
-	ts.busy += delta;
+	ts.shared.busy += delta;
 }
 
 void agent_thread_untraced(void)
 {
-	ts.busy = 1;
+	ts.shared.busy = 1;
 }
 
 static void flush_pending(void)
@@ -476,21 +475,14 @@ static inline __attribute__((always_inline)) unsigned capture(struct walk_bufs *
  * p = 1 - exp(-size / interval), and is then counted with weight 1/p: the
  * estimates of bytes and blocks are unbiased.  Unsampled blocks cost a
  * subtraction inline in the hook, and their free a load from
- * sampled_filter, 4-bit counters of the addresses of sampled blocks.
+ * sampled_filter, 4-bit counters of the addresses of sampled blocks
+ * (cxxabi.h, as libheaptop-cxx.so reads it too).
  */
-#define FILTER_SLOTS (1u << 14)
-static uint8_t sampled_filter[FILTER_SLOTS / 2]; /* 4-bit counters: 8 KiB */
+static uint8_t sampled_filter[HEAPTOP_FILTER_SLOTS / 2]; /* 8 KiB */
 
-static unsigned filter_slot(uintptr_t p)
-{
-	return (unsigned)(((uint64_t)(p >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> 50);
-}
-
-/* Whether a sampled block may live at P (never a false no). */
 static int maybe_sampled(uintptr_t p)
 {
-	unsigned slot = filter_slot(p);
-	return __atomic_load_n(&sampled_filter[slot >> 1], __ATOMIC_RELAXED) >> (slot & 1) * 4 & 0xf;
+	return heaptop_maybe_sampled(sampled_filter, p);
 }
 
 static double uniform(void)
@@ -516,13 +508,13 @@ static int64_t next_interval(void)
 static int sample_hit(size_t size)
 {
 	if (!ts.rng)
-		ts.countdown = next_interval(); /* seeds the generator */
-	ts.countdown -= (int64_t)size;
-	if (ts.countdown > 0)
+		ts.shared.countdown = next_interval(); /* seeds the generator */
+	ts.shared.countdown -= (int64_t)size;
+	if (ts.shared.countdown > 0)
 		return 0;
 	do
-		ts.countdown += next_interval();
-	while (ts.countdown <= 0);
+		ts.shared.countdown += next_interval();
+	while (ts.shared.countdown <= 0);
 	return 1;
 }
 
@@ -575,7 +567,7 @@ static inline __attribute__((always_inline)) void credit(unsigned stripe,
 
 static void filter_add(uintptr_t p, int delta)
 {
-	unsigned slot = filter_slot(p), shift = (slot & 1) * 4;
+	unsigned slot = heaptop_filter_slot(p), shift = (slot & 1) * 4;
 	uint8_t *f = &sampled_filter[slot >> 1];
 	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
 	for (;;) {
@@ -595,21 +587,23 @@ static void filter_add(uintptr_t p, int delta)
 static inline __attribute__((always_inline)) void record_block(void *p, size_t size,
 								int sampled)
 {
-	if (!p || ts.busy)
+	if (!p || ts.shared.busy)
 		return;
 	if (!__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE)) {
-		ts.busy++;
+		ts.shared.busy++;
 		core_init();
-		ts.busy--;
+		ts.shared.busy--;
 	}
-	if (ts.in_cxx) { /* see __heaptop_alloc */
+	if (ts.shared.in_cxx) { /* see __heaptop_alloc */
+		if (ts.shared.cxx_skip)
+			return;
 		ts.cxx_inner = (uintptr_t)p;
 		ts.cxx_inner_kept = 0;
 	}
 	if (agent_settings.sample && !sampled && !sample_hit(size))
 		return;
 	int saved_errno = errno;
-	ts.busy++;
+	ts.shared.busy++;
 	if (size <= PTRMAP_MAX_SIZE)
 		ptrmap_prefetch((uintptr_t)p); /* its miss overlaps the walk */
 	unsigned stripe = my_stripe();
@@ -630,10 +624,10 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		else if (agent_settings.sample)
 			filter_add((uintptr_t)p, 1);
 		charge(stripe, &r);
-		if (ts.in_cxx)
+		if (ts.shared.in_cxx)
 			ts.cxx_inner_kept = 1;
 	}
-	ts.busy--;
+	ts.shared.busy--;
 	errno = saved_errno;
 }
 
@@ -650,18 +644,12 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
  */
 static inline int sample_skip(size_t size)
 {
-	if (!sampling_on() || ts.busy || ts.in_cxx)
-		return 0;
-	int64_t left = ts.countdown; /* 0 until the generator is seeded */
-	if (left <= 0 || (uint64_t)size >= (uint64_t)left)
-		return 0;
-	ts.countdown = left - (int64_t)size;
-	return 1;
+	return sampling_on() && heaptop_sample_skip(&ts.shared, size);
 }
 
 /* Whether P can go straight to the next allocator in sampling mode: the
  * filter says it was never sampled, and it is not from the start-up arena. */
-static int unsampled_block(const void *p)
+static inline __attribute__((always_inline)) int unsampled_block(const void *p)
 {
 	return !maybe_sampled((uintptr_t)p) && !in_arena(p);
 }
@@ -691,18 +679,18 @@ static inline __attribute__((always_inline)) void record_alloc_here(void *p, siz
 /* Forget P; returns 1 when it was tracked, with its record. */
 static inline __attribute__((always_inline)) int forget(void *p, struct ptrmap_rec *r)
 {
-	if (!p || ts.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
+	if (!p || ts.shared.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	if (agent_settings.sample && !maybe_sampled((uintptr_t)p))
 		return 0; /* never sampled: no lookup */
-	ts.busy++;
+	ts.shared.busy++;
 	int found = ptrmap_remove((uintptr_t)p, r);
 	if (found) {
 		if (agent_settings.sample)
 			filter_add((uintptr_t)p, -1);
 		credit(my_stripe(), r);
 	}
-	ts.busy--;
+	ts.shared.busy--;
 	return found;
 }
 
@@ -710,19 +698,19 @@ static inline __attribute__((always_inline)) int forget(void *p, struct ptrmap_r
 static void unforget(void *p, const struct ptrmap_rec *r)
 {
 	struct ptrmap_rec old;
-	ts.busy++;
+	ts.shared.busy++;
 	if (ptrmap_insert((uintptr_t)p, r, &old) >= 0) {
 		if (agent_settings.sample)
 			filter_add((uintptr_t)p, 1);
 		charge(my_stripe(), r);
 	}
-	ts.busy--;
+	ts.shared.busy--;
 }
 
 /* Call the next allocator with this thread marked busy: an allocator that
  * calls back into the hooks (glibc's reallocarray calls realloc, others
  * build memalign on malloc) must not have its inner calls counted again. */
-#define NEXT(call) ({ ts.busy++; __typeof__(call) r_ = (call); ts.busy--; r_; })
+#define NEXT(call) ({ ts.shared.busy++; __typeof__(call) r_ = (call); ts.shared.busy--; r_; })
 
 static __attribute__((noinline)) void *malloc_traced(size_t size)
 {
@@ -774,9 +762,9 @@ static __attribute__((noinline)) void free_traced(void *p)
 	struct ptrmap_rec r;
 	forget(p, &r);
 	resolve();
-	ts.busy++;
+	ts.shared.busy++;
 	real.free(p);
-	ts.busy--;
+	ts.shared.busy--;
 	errno = saved_errno;
 }
 
@@ -889,10 +877,10 @@ EXPORT void *pvalloc(size_t size)
 /* _exit skips destructors: write the live-at-exit snapshot here. */
 static __attribute__((noreturn)) void exit_now(int status, void (*fn)(int))
 {
-	ts.busy++;
+	ts.shared.busy++;
 	agent_write_final(status);
 	server_unlink();
-	ts.busy--;
+	ts.shared.busy--;
 	if (fn)
 		fn(status);
 	syscall(SYS_exit_group, status);
@@ -961,30 +949,42 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
  * per block).  Anything else in there (what a new_handler allocates or
  * frees, the std::bad_alloc the allocator throws) is the program's own.
  * In sampling mode every allocation in there takes the hooks' slow path,
- * which sees its address.
+ * which sees its address.  A block that holds no sample point, the shim
+ * tells apart itself (cxxabi.h): it calls the allocator's operator with
+ * in_cxx and cxx_skip set and says nothing more, and nothing allocated in
+ * there is recorded or moves the countdown again (a new_handler's blocks
+ * in there go uncounted: it only runs when memory has run out).
  */
 EXPORT void __heaptop_cxx_enter(void)
 {
-	ts.in_cxx++;
+	ts.shared.in_cxx++;
 	ts.cxx_inner = 0;
 }
 
 EXPORT void __heaptop_cxx_leave(void)
 {
-	ts.in_cxx--;
+	ts.shared.in_cxx--;
+}
+
+/* The calling thread's state that the shim reads and writes itself. */
+EXPORT struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g)
+{
+	g->sampling = &sampling;
+	g->filter = sampled_filter;
+	return &ts.shared;
 }
 
 /* Around its own calls into the loader, which allocate for it. */
 EXPORT void __heaptop_busy(int delta)
 {
-	ts.busy += delta;
+	ts.shared.busy += delta;
 }
 
 /* Take back block P's record entirely, as if never made. */
 static void retract(void *p)
 {
 	struct ptrmap_rec r;
-	ts.busy++;
+	ts.shared.busy++;
 	if (ptrmap_remove((uintptr_t)p, &r)) {
 		if (agent_settings.sample)
 			filter_add((uintptr_t)p, -1);
@@ -993,7 +993,7 @@ static void retract(void *p)
 		stacktab_charge(my_stripe(), r.stack, -bytes, -blocks, born_slot(r.tag));
 		live_change(-(int64_t)bytes);
 	}
-	ts.busy--;
+	ts.shared.busy--;
 }
 
 /* Record P, sampled: its sampling decision was made already. */
@@ -1002,20 +1002,29 @@ static __attribute__((noinline)) void record_sampled(void *p, size_t size)
 	record_block(p, size, 1);
 }
 
+/* Block P, which operator new returns, is the one the allocator made
+ * inside it through malloc: the record moves to the caller of new. */
+static __attribute__((noinline)) void cxx_alloc_inner(void *p, size_t size)
+{
+	ts.cxx_inner = 0;
+	if (ts.cxx_inner_kept) {
+		retract(p);
+		record_sampled(p, size);
+	}
+}
+
+/* Without a frame of its own on the way to record_alloc's countdown (in
+ * sampling mode the commonest case: a block with no sample point). */
 EXPORT void __heaptop_alloc(void *p, size_t size)
 {
 	if (p && (uintptr_t)p == ts.cxx_inner) {
-		ts.cxx_inner = 0;
-		if (ts.cxx_inner_kept) {
-			retract(p);
-			record_sampled(p, size);
-		}
+		cxx_alloc_inner(p, size);
 		return;
 	}
 	record_alloc(p, size);
 }
 
-EXPORT void __heaptop_free(void *p)
+static __attribute__((noinline)) void cxx_free_traced(void *p)
 {
 	if (!p || in_arena(p))
 		return;
@@ -1025,21 +1034,30 @@ EXPORT void __heaptop_free(void *p)
 	errno = saved_errno;
 }
 
+/* As in free(): in sampling mode most blocks were never sampled, and this
+ * returns at once, before any frame. */
+EXPORT void __heaptop_free(void *p)
+{
+	if (sampling_on() && unsampled_block(p))
+		return;
+	cxx_free_traced(p);
+}
+
 /* CODE lies in libheaptop-cxx.so: walks drop its frames as the agent's. */
 EXPORT void __heaptop_cxx_loaded(const void *code)
 {
-	ts.busy++;
+	ts.shared.busy++;
 	modules_cxx_loaded((uintptr_t)code);
-	ts.busy--;
+	ts.shared.busy--;
 }
 
 __attribute__((constructor)) static void hooks_init(void)
 {
 	main_thread = pthread_self();
-	ts.busy++;
+	ts.shared.busy++;
 	resolve();
 	if (!core_ready)
 		core_init();
 	agent_process_init();
-	ts.busy--;
+	ts.shared.busy--;
 }

@@ -6,6 +6,10 @@
  *                     are still destroyed by exit(), as C++ does)
  *   wl_cxx preloads   print "cxx_shim=1" when libheaptop-cxx.so is loaded,
  *                     "cxx_shim=0" when not, and exit 0
+ *   wl_cxx many       for sampling: site_many_new holds 2 Mi x new Obj64
+ *                     (128 MiB), site_many_aligned 1 Mi x new Aligned
+ *                     (128 MiB); "ready"; wait; delete them; "ready";
+ *                     wait; exit 0
  *
  * Built twice: wl_cxx, whose operator new is libstdc++'s (it calls malloc),
  * and wl_cxx_jemalloc (WL_JEMALLOC), linked with jemalloc, whose own
@@ -65,6 +69,10 @@ struct alignas(64) Aligned {
 	char data[128];
 };
 
+struct Obj64 {
+	char data[64];
+};
+
 struct Registry {
 	std::map<int, long> entries;
 };
@@ -76,6 +84,7 @@ struct WlError {
 
 static_assert(sizeof(Obj) == 48, "Obj is 48 bytes");
 static_assert(sizeof(Aligned) == 128, "Aligned is 128 bytes");
+static_assert(sizeof(Obj64) == 64, "Obj64 is 64 bytes");
 static_assert(sizeof(Registry) == 48, "Registry is 48 bytes");
 static_assert(sizeof(std::pair<const int, long>) == 16, "map value is 16 bytes");
 
@@ -206,7 +215,47 @@ WL_SITE void site_throw_std(int code)
 	throw std::runtime_error("a message long enough to need the heap");
 }
 
+#define MANY_NEW (2u << 20)
+#define MANY_ALIGNED (1u << 20)
+static Obj64 **many_objs;
+static Aligned **many_aligned;
+
+/* Many small blocks, as a sampled run sees most of them: with no sample
+ * point, so that only the estimate of the few that have one counts. */
+WL_SITE void site_many_new(void)
+{
+	for (unsigned i = 0; i < MANY_NEW; i++)
+		many_objs[i] = new Obj64();
+}
+
+/* The same through the aligned operator new (jemalloc's calls its own
+ * posix_memalign inside). */
+WL_SITE void site_many_aligned(void)
+{
+	for (unsigned i = 0; i < MANY_ALIGNED; i++)
+		many_aligned[i] = new Aligned();
+}
+
 } /* extern "C" */
+
+static void many(void)
+{
+	many_objs = (Obj64 **)malloc(MANY_NEW * sizeof *many_objs);
+	many_aligned = (Aligned **)malloc(MANY_ALIGNED * sizeof *many_aligned);
+	WL_CHECK(many_objs != nullptr && many_aligned != nullptr);
+	site_many_new();
+	site_many_aligned();
+	wl_ready("phase=allocated");
+	wl_wait();
+	for (unsigned i = 0; i < MANY_NEW; i++)
+		delete many_objs[i];
+	for (unsigned i = 0; i < MANY_ALIGNED; i++)
+		delete many_aligned[i];
+	free(many_objs);
+	free(many_aligned);
+	wl_ready("phase=freed");
+	wl_wait();
+}
 
 /* Catch outside the allocating frames; after this nothing of theirs is live. */
 static void throw_and_catch(void)
@@ -313,11 +362,15 @@ int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
 	if (argc < 2) {
-		wl_say("usage: wl_cxx hold | exit | preloads");
+		wl_say("usage: wl_cxx hold | exit | preloads | many");
 		return 2;
 	}
 	if (strcmp(argv[1], "preloads") == 0) {
 		print_preloads();
+		return 0;
+	}
+	if (strcmp(argv[1], "many") == 0) {
+		many();
 		return 0;
 	}
 #ifdef WL_JEMALLOC
@@ -333,7 +386,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(0);
 	} else {
-		wl_say("usage: wl_cxx hold | exit | preloads");
+		wl_say("usage: wl_cxx hold | exit | preloads | many");
 		return 2;
 	}
 	return 0;
