@@ -117,34 +117,73 @@ for w in wl_cxx wl_cxx_jemalloc; do
 		"$(site_live site_handler "$HT_TMP/$w-sampled.txt")" 2097152/2
 done
 
+# The shim in front of three operators new: libstdc++'s (which calls
+# malloc), jemalloc's linked in, tcmalloc's preloaded.
+configs=("wl_cxx $HT_WORKLOADS/wl_cxx $HEAPTOP_AGENT:$shim"
+	"wl_cxx_jemalloc $HT_WORKLOADS/wl_cxx_jemalloc $HEAPTOP_AGENT:$shim")
+tcmalloc=$(ldconfig -p | awk '$1 == "libtcmalloc_minimal.so.4" && !f { print $NF; f = 1 }')
+if [ -n "$tcmalloc" ]; then
+	configs+=("tcmalloc $HT_WORKLOADS/wl_cxx $HEAPTOP_AGENT:$shim:$tcmalloc")
+else
+	echo "== not installed: libtcmalloc_minimal.so.4"
+fi
+
 # Sampled, many small objects: the shim itself takes the bytes of those
 # with no sample point off the countdown (cxx.c, cxxabi.h), and nothing
 # the allocator's operator does inside counts again (jemalloc's aligned
 # new calls its own posix_memalign, libstdc++'s new calls malloc: counted
 # twice, a site's estimate would be about twice its bytes).  At 32 KiB a
 # 128 MiB site of 64- or 128-byte blocks is off by about 1.6% (1 sd).
-for w in wl_cxx wl_cxx_jemalloc; do
-	echo "== $w, many small objects sampled every 32 KiB"
-	wl_start HEAPTOP_SAMPLE=32768 "LD_PRELOAD=$HEAPTOP_AGENT:$shim" "$HT_WORKLOADS/$w" many
+for c in "${configs[@]}"; do
+	read -r name w preload <<<"$c"
+	echo "== $name, many small objects sampled every 32 KiB"
+	wl_start HEAPTOP_SAMPLE=32768 "LD_PRELOAD=$preload" "$w" many
 	wl_ready
-	snap_live "$WL_PID" "$HT_TMP/$w-many.txt"
-	f=$HT_TMP/$w-many.txt
-	within "$w site_many_new bytes" "$(site_field site_many_new live_bytes "$f")" $((128 << 20)) 10
-	within "$w site_many_new blocks" "$(site_field site_many_new live_blocks "$f")" $((2 << 20)) 10
-	within "$w site_many_aligned bytes" "$(site_field site_many_aligned live_bytes "$f")" \
+	f=$HT_TMP/$name-many.txt
+	snap_live "$WL_PID" "$f"
+	within "$name site_many_new bytes" "$(site_field site_many_new live_bytes "$f")" $((128 << 20)) 10
+	within "$name site_many_new blocks" "$(site_field site_many_new live_blocks "$f")" $((2 << 20)) 10
+	within "$name site_many_aligned bytes" "$(site_field site_many_aligned live_bytes "$f")" \
 		$((128 << 20)) 10
-	within "$w site_many_aligned blocks" "$(site_field site_many_aligned live_blocks "$f")" \
+	within "$name site_many_aligned blocks" "$(site_field site_many_aligned live_blocks "$f")" \
 		$((1 << 20)) 10
 	wl_continue
 	wl_ready
-	snap_live "$WL_PID" "$HT_TMP/$w-many-freed.txt"
+	snap_live "$WL_PID" "$HT_TMP/$name-many-freed.txt"
 	for site in site_many_new site_many_aligned; do
-		expect_eq "$w $site live after delete" "$(site_live $site "$HT_TMP/$w-many-freed.txt")" 0/0
+		expect_eq "$name $site live after delete" "$(site_live $site "$HT_TMP/$name-many-freed.txt")" 0/0
 	done
 	wl_continue
 	rc=0
 	wl_finish || rc=$?
-	expect_eq "$w many exit status" "$rc" 0
+	expect_eq "$name many exit status" "$rc" 0
+done
+
+# A small new that runs out of memory: what its new_handler allocates is
+# the program's, exact or sampled (1 MiB blocks are sampled with a
+# probability that is 1 in a double at 32 KiB, so their estimate is exact).
+for c in "${configs[@]}"; do
+	read -r name w preload <<<"$c"
+	for sample in 0 32768; do
+		echo "== $name, new_handler of a small new out of memory, HEAPTOP_SAMPLE=$sample"
+		wl_start HEAPTOP_SAMPLE=$sample "LD_PRELOAD=$preload" "$w" oom
+		wl_ready
+		n=$(echo "$READY_LINE" | sed -n 's/.*handler_blocks=\([0-9]*\).*/\1/p')
+		expect_eq "$name handler blocks made" "$n" 16
+		f=$HT_TMP/$name-oom-$sample.txt
+		snap_live "$WL_PID" "$f"
+		expect_eq "$name sampled=$sample site_oom_handler live" \
+			"$(site_live site_oom_handler "$f")" "$((16 << 20))/16"
+		wl_continue
+		wl_ready
+		snap_live "$WL_PID" "$f.freed"
+		expect_eq "$name sampled=$sample site_oom_handler after delete" \
+			"$(site_live site_oom_handler "$f.freed")" 0/0
+		wl_continue
+		rc=0
+		wl_finish || rc=$?
+		expect_eq "$name oom exit status" "$rc" 0
+	done
 done
 
 echo "== wl_cxx_jemalloc without libheaptop-cxx.so: jemalloc's operator new is not seen"

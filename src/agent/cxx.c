@@ -61,7 +61,7 @@ static void (*agent_alloc)(void *, size_t);
 static void (*agent_free)(void *);
 static void (*agent_enter)(void), (*agent_leave)(void);
 static void (*agent_busy)(int);
-static struct heaptop_thread_shared *(*agent_thread)(struct heaptop_shared *);
+static struct heaptop_thread_shared *(*agent_thread)(struct heaptop_shared *, int);
 static int resolved;
 
 /* The loader allocates for us: not the program's blocks. */
@@ -96,7 +96,7 @@ static void resolve(void)
 		__atomic_store_n(&agent_leave, (void (*)(void))dlsym(RTLD_DEFAULT,
 						"__heaptop_cxx_leave"), __ATOMIC_RELAXED);
 		__atomic_store_n(&agent_thread,
-				 (struct heaptop_thread_shared * (*)(struct heaptop_shared *))dlsym(
+				 (struct heaptop_thread_shared * (*)(struct heaptop_shared *, int))dlsym(
 					 RTLD_DEFAULT, "__heaptop_cxx_thread"),
 				 __ATOMIC_RELAXED);
 	}
@@ -179,19 +179,65 @@ static inline __attribute__((always_inline)) void *next(enum op op, const void *
 #define NEXT(op) next(op, __builtin_return_address(0))
 
 /*
- * The allocator's operator new is called inside __heaptop_cxx_enter and
- * __heaptop_cxx_leave, so that the agent knows what it allocates itself
- * through malloc (see hooks.c).  An exception thrown by it passes through
- * this frame: built with -fexceptions, the cleanup leaves then too.
+ * The thread's state the shim shares with the agent (cxxabi.h), asked for
+ * once per thread: the marks around the allocator's operator, and in
+ * sampling mode the countdown, without calls into the agent.
+ */
+static __thread struct heaptop_thread_shared *my_state;
+static struct heaptop_shared agent_shared; /* set with the first my_state */
+
+static __attribute__((noinline)) struct heaptop_thread_shared *thread_state_first(void)
+{
+	struct heaptop_thread_shared *(*f)(struct heaptop_shared *, int) =
+		__atomic_load_n(&agent_thread, __ATOMIC_RELAXED);
+	struct heaptop_shared g;
+	struct heaptop_thread_shared *t = f ? f(&g, HEAPTOP_CXXABI) : NULL;
+	if (!t)
+		return NULL;
+	/* The same every time; set before this thread's my_state, which a
+	 * signal handler on this thread may read as soon as it is set. */
+	__atomic_store_n(&agent_shared.filter, g.filter, __ATOMIC_RELAXED);
+	__atomic_store_n(&agent_shared.sampling, g.sampling, __ATOMIC_RELEASE);
+	__atomic_store_n(&my_state, t, __ATOMIC_RELEASE);
+	return t;
+}
+
+/* This thread's shared state; NULL without an agent that shares it. */
+static inline struct heaptop_thread_shared *thread_state(void)
+{
+	struct heaptop_thread_shared *t = __atomic_load_n(&my_state, __ATOMIC_ACQUIRE);
+	return __builtin_expect(t != NULL, 1) ? t : thread_state_first();
+}
+
+/* Whether the agent samples (read once a thread state was given). */
+static inline int sampling_on(void)
+{
+	const int *on = __atomic_load_n(&agent_shared.sampling, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(on, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The allocator's operator new is called with the thread marked as inside
+ * it (what __heaptop_cxx_enter and __heaptop_cxx_leave do, inline here),
+ * so that the agent knows what the allocator allocates itself through
+ * malloc (see hooks.c).  An exception thrown by it passes through this
+ * frame: built with -fexceptions, the cleanup leaves then too.
  */
 struct inside {
-	void (*leave)(void);
+	struct heaptop_thread_shared *t;
+	void (*leave)(void); /* without a shared state: the agent's calls */
 };
 
-static struct inside inside_enter(void)
+static inline struct inside inside_enter(void)
 {
+	struct inside in = { thread_state(), NULL };
+	if (__builtin_expect(in.t != NULL, 1)) {
+		in.t->in_cxx++;
+		in.t->cxx_inner = 0;
+		return in;
+	}
 	void (*enter)(void) = __atomic_load_n(&agent_enter, __ATOMIC_RELAXED);
-	struct inside in = { __atomic_load_n(&agent_leave, __ATOMIC_RELAXED) };
+	in.leave = __atomic_load_n(&agent_leave, __ATOMIC_RELAXED);
 	if (enter && in.leave)
 		enter();
 	else
@@ -199,78 +245,32 @@ static struct inside inside_enter(void)
 	return in;
 }
 
-static void inside_leave(struct inside *in)
+static inline void inside_leave(struct inside *in)
 {
-	if (in->leave)
+	if (__builtin_expect(in->t != NULL, 1))
+		in->t->in_cxx--;
+	else if (in->leave)
 		in->leave();
 }
 
 #define INSIDE struct inside inside_ __attribute__((cleanup(inside_leave))) = inside_enter()
 
 /*
- * Sampling: a block with no sample point (most) is decided here, without a
- * call into the agent (cxxabi.h).  The allocator's operator is called with
- * the thread marked as in one whose block is skipped, so that what it
- * allocates through malloc inside is neither recorded nor counted again.
+ * Block P of SIZE bytes was made by the allocator's operator (T: the
+ * thread's shared state, or NULL).  In sampling mode most blocks hold no
+ * sample point: when the allocator did not make this one through malloc
+ * (which the agent has seen and decided already), its bytes come off the
+ * countdown here, with no call.  Anything else goes to the agent, which
+ * records it, or moves the inner block's record to the caller of new.
  */
-static __thread struct heaptop_thread_shared *my_state;
-static struct heaptop_shared agent_shared; /* set with the first my_state */
-
-static __attribute__((noinline)) struct heaptop_thread_shared *thread_state_first(void)
-{
-	struct heaptop_thread_shared *(*f)(struct heaptop_shared *) =
-		__atomic_load_n(&agent_thread, __ATOMIC_RELAXED);
-	struct heaptop_shared g;
-	if (!f)
-		return NULL;
-	struct heaptop_thread_shared *t = f(&g);
-	/* The same every time: a thread that reads them set has its own
-	 * my_state set after them, or has just set them itself. */
-	__atomic_store_n(&agent_shared.filter, g.filter, __ATOMIC_RELAXED);
-	__atomic_store_n(&agent_shared.sampling, g.sampling, __ATOMIC_RELEASE);
-	my_state = t;
-	return t;
-}
-
-/* Whether sampling is on, as far as this thread knows (NULL: not). */
-static inline struct heaptop_thread_shared *sampling_thread(void)
-{
-	struct heaptop_thread_shared *t = my_state;
-	if (__builtin_expect(!t, 0) && !(t = thread_state_first()))
-		return NULL;
-	const int *on = __atomic_load_n(&agent_shared.sampling, __ATOMIC_ACQUIRE);
-	return __atomic_load_n(on, __ATOMIC_ACQUIRE) ? t : NULL;
-}
-
-/* The thread's state, marked as in a skipped operator, when the block of
- * SIZE bytes about to be made holds no sample point; else NULL. */
-static inline struct heaptop_thread_shared *skip_begin(size_t size)
-{
-	struct heaptop_thread_shared *t = sampling_thread();
-	if (!t || !heaptop_sample_skip(t, size))
-		return NULL;
-	t->in_cxx = 1;
-	t->cxx_skip = 1;
-	return t;
-}
-
-/* At the end of a skipped operator, returned from or thrown through. */
-static void skip_end(struct heaptop_thread_shared **t)
-{
-	if (*t) {
-		(*t)->cxx_skip = 0;
-		(*t)->in_cxx = 0;
-	}
-}
-
-#define SKIPPED(size) struct heaptop_thread_shared *skipped_ __attribute__((cleanup(skip_end))) = \
-	skip_begin(size)
-
-static void tell_alloc(void *p, size_t size)
+static inline void tell_alloc(struct heaptop_thread_shared *t, void *p, size_t size)
 {
 	void (*f)(void *, size_t) = __atomic_load_n(&agent_alloc, __ATOMIC_RELAXED);
-	if (p && f)
-		f(p, size);
+	if (!p || !f)
+		return;
+	if (t && (uintptr_t)p != t->cxx_inner && sampling_on() && heaptop_sample_skip(t, size))
+		return;
+	f(p, size);
 }
 
 /* The block at P is being deleted: the agent need not hear of it when
@@ -280,7 +280,7 @@ static void tell_free(void *p)
 	void (*f)(void *) = __atomic_load_n(&agent_free, __ATOMIC_RELAXED);
 	if (!p || !f)
 		return;
-	if (sampling_thread() &&
+	if (thread_state() && sampling_on() &&
 	    !heaptop_maybe_sampled(__atomic_load_n(&agent_shared.filter, __ATOMIC_RELAXED),
 				   (uintptr_t)p))
 		return;
@@ -316,17 +316,14 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size)                                            \
 	{                                                                 \
 		new_fn f = (new_fn)NEXT(op);                              \
-		if (f) {                                                  \
-			SKIPPED(size);                                    \
-			if (skipped_)                                     \
-				return f(size);                           \
-		}                                                         \
 		void *p;                                                  \
+		struct heaptop_thread_shared *t;                          \
 		{                                                         \
 			INSIDE;                                           \
+			t = inside_.t;                                    \
 			p = f ? f(size) : fallback_new(size, 0, 0);       \
 		}                                                         \
-		tell_alloc(p, size);                                      \
+		tell_alloc(t, p, size);                                   \
 		return p;                                                 \
 	}
 #define NEW_NOTHROW(sym, op)                                              \
@@ -334,17 +331,14 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size, const void *nt)                            \
 	{                                                                 \
 		new_nothrow_fn f = (new_nothrow_fn)NEXT(op);              \
-		if (f) {                                                  \
-			SKIPPED(size);                                    \
-			if (skipped_)                                     \
-				return f(size, nt);                       \
-		}                                                         \
 		void *p;                                                  \
+		struct heaptop_thread_shared *t;                          \
 		{                                                         \
 			INSIDE;                                           \
+			t = inside_.t;                                    \
 			p = f ? f(size, nt) : fallback_new(size, 0, 1);   \
 		}                                                         \
-		tell_alloc(p, size);                                      \
+		tell_alloc(t, p, size);                                   \
 		return p;                                                 \
 	}
 #define NEW_ALIGN(sym, op)                                                \
@@ -352,17 +346,14 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size, size_t align)                              \
 	{                                                                 \
 		new_align_fn f = (new_align_fn)NEXT(op);                  \
-		if (f) {                                                  \
-			SKIPPED(size);                                    \
-			if (skipped_)                                     \
-				return f(size, align);                    \
-		}                                                         \
 		void *p;                                                  \
+		struct heaptop_thread_shared *t;                          \
 		{                                                         \
 			INSIDE;                                           \
+			t = inside_.t;                                    \
 			p = f ? f(size, align) : fallback_new(size, align, 0); \
 		}                                                         \
-		tell_alloc(p, size);                                      \
+		tell_alloc(t, p, size);                                   \
 		return p;                                                 \
 	}
 #define NEW_ALIGN_NOTHROW(sym, op)                                        \
@@ -370,17 +361,14 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 	void *sym(size_t size, size_t align, const void *nt)              \
 	{                                                                 \
 		new_align_nothrow_fn f = (new_align_nothrow_fn)NEXT(op);  \
-		if (f) {                                                  \
-			SKIPPED(size);                                    \
-			if (skipped_)                                     \
-				return f(size, align, nt);                \
-		}                                                         \
 		void *p;                                                  \
+		struct heaptop_thread_shared *t;                          \
 		{                                                         \
 			INSIDE;                                           \
+			t = inside_.t;                                    \
 			p = f ? f(size, align, nt) : fallback_new(size, align, 1); \
 		}                                                         \
-		tell_alloc(p, size);                                      \
+		tell_alloc(t, p, size);                                   \
 		return p;                                                 \
 	}
 

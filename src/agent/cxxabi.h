@@ -1,13 +1,15 @@
 /*
  * What libheaptop-cxx.so (cxx.c) shares with the agent beyond its calls:
- * the part of a thread's state that its operator new reads and writes
- * itself.  In sampling mode most blocks hold no sample point; deciding
- * that here, in the operator, takes the bytes off the thread's countdown
- * without a call into the agent (three calls a new cost cppcheck on
- * tcmalloc 17 % of its run).  The agent gives each thread a pointer to its
- * own once (__heaptop_cxx_thread).  Both libraries come from one build,
- * so the layout is theirs alone.
+ * the part of a thread's state that its operators read and write
+ * themselves.  Marking the thread as inside the allocator's operator new,
+ * and in sampling mode taking a block with no sample point off the
+ * countdown, then cost no call into the agent (three calls a new cost
+ * cppcheck on tcmalloc 17 % of its run, sampled).  The agent gives each
+ * thread a pointer to its own once (__heaptop_cxx_thread), and only to a
+ * shim built with the same HEAPTOP_CXXABI: change it with the layout.
  */
+#define HEAPTOP_CXXABI 2
+
 #ifndef HEAPTOP_CXXABI_H
 #define HEAPTOP_CXXABI_H
 
@@ -18,10 +20,10 @@ struct heaptop_thread_shared {
 	int busy;          /* > 0 while in agent code: allocations pass through */
 	int in_cxx;        /* in an allocator's operator new, called by
 			      libheaptop-cxx.so's */
-	int cxx_skip;      /* ... whose block holds no sample point: nothing
-			      allocated in there is recorded or counted */
 	int64_t countdown; /* sampling: bytes until the next sample point;
 			      0 until the generator is seeded */
+	uintptr_t cxx_inner; /* the block last allocated in there through
+				malloc (0: none) */
 };
 
 /* The agent's globals the shim reads. */
@@ -31,8 +33,9 @@ struct heaptop_shared {
 };
 
 /* Exported by the agent, found by the shim with dlsym: the calling
- * thread's state, and the globals in *G. */
-struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g);
+ * thread's state, and the globals in *G; NULL when ABI is not the
+ * agent's HEAPTOP_CXXABI (the shim then calls the agent for everything). */
+struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g, int abi);
 
 /* Sampling: 4-bit counters of the addresses of sampled blocks, so that
  * the free of a block never sampled (most) needs no look-up. */

@@ -39,8 +39,9 @@
 #define FLUSH_BYTES (64 << 10) /* per-thread live delta folded in past this */
 
 struct thread_state {
-	struct heaptop_thread_shared shared; /* busy, in_cxx, cxx_skip and the
-						sampling countdown (cxxabi.h) */
+	struct heaptop_thread_shared shared; /* busy, in_cxx, cxx_inner and
+						the sampling countdown
+						(cxxabi.h) */
 	unsigned stripe;   /* counter stripe + 1; 0 until assigned */
 	int64_t pending;   /* live-byte change not yet in live_flushed */
 	int registered;    /* the exit destructor is armed */
@@ -50,8 +51,7 @@ struct thread_state {
 	int in_getattr;    /* in pthread_getattr_np, which holds the lock of
 			      the thread it was asked about */
 	struct walk_bufs *bufs; /* mapped at the first walk */
-	int cxx_inner_kept; /* cxx_inner is in the pointer map */
-	uintptr_t cxx_inner; /* the block last allocated in there */
+	int cxx_inner_kept; /* shared.cxx_inner is in the pointer map */
 };
 
 /*
@@ -595,9 +595,7 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		ts.shared.busy--;
 	}
 	if (ts.shared.in_cxx) { /* see __heaptop_alloc */
-		if (ts.shared.cxx_skip)
-			return;
-		ts.cxx_inner = (uintptr_t)p;
+		ts.shared.cxx_inner = (uintptr_t)p;
 		ts.cxx_inner_kept = 0;
 	}
 	if (agent_settings.sample && !sampled && !sample_hit(size))
@@ -949,16 +947,16 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
  * per block).  Anything else in there (what a new_handler allocates or
  * frees, the std::bad_alloc the allocator throws) is the program's own.
  * In sampling mode every allocation in there takes the hooks' slow path,
- * which sees its address.  A block that holds no sample point, the shim
- * tells apart itself (cxxabi.h): it calls the allocator's operator with
- * in_cxx and cxx_skip set and says nothing more, and nothing allocated in
- * there is recorded or moves the countdown again (a new_handler's blocks
- * in there go uncounted: it only runs when memory has run out).
+ * which sees its address.  The shim does what enter and leave do itself,
+ * on the state it shares with the agent (cxxabi.h), and in sampling mode
+ * takes a block that holds no sample point and that the allocator did not
+ * make through malloc off the countdown without telling it: these two
+ * remain for a shim that has no shared state.
  */
 EXPORT void __heaptop_cxx_enter(void)
 {
 	ts.shared.in_cxx++;
-	ts.cxx_inner = 0;
+	ts.shared.cxx_inner = 0;
 }
 
 EXPORT void __heaptop_cxx_leave(void)
@@ -967,8 +965,10 @@ EXPORT void __heaptop_cxx_leave(void)
 }
 
 /* The calling thread's state that the shim reads and writes itself. */
-EXPORT struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g)
+EXPORT struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g, int abi)
 {
+	if (abi != HEAPTOP_CXXABI)
+		return NULL;
 	g->sampling = &sampling;
 	g->filter = sampled_filter;
 	return &ts.shared;
@@ -1006,7 +1006,7 @@ static __attribute__((noinline)) void record_sampled(void *p, size_t size)
  * inside it through malloc: the record moves to the caller of new. */
 static __attribute__((noinline)) void cxx_alloc_inner(void *p, size_t size)
 {
-	ts.cxx_inner = 0;
+	ts.shared.cxx_inner = 0;
 	if (ts.cxx_inner_kept) {
 		retract(p);
 		record_sampled(p, size);
@@ -1017,7 +1017,7 @@ static __attribute__((noinline)) void cxx_alloc_inner(void *p, size_t size)
  * sampling mode the commonest case: a block with no sample point). */
 EXPORT void __heaptop_alloc(void *p, size_t size)
 {
-	if (p && (uintptr_t)p == ts.cxx_inner) {
+	if (p && (uintptr_t)p == ts.shared.cxx_inner) {
 		cxx_alloc_inner(p, size);
 		return;
 	}

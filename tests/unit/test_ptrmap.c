@@ -308,9 +308,10 @@ START_TEST(test_dense)
 END_TEST
 
 /* Blocks a byte apart (no real allocator, but nothing stops one): 256 to a
- * chunk, all in one run whatever the table's size, and longer than an
- * entry's distance field holds, which then says "far" and the distance is
- * worked out.  Every insert is tracked, and the tables stay the size the
+ * chunk, all in one run whatever the table's size, and the runs of chunks
+ * whose homes are near pile up past what an entry's distance field holds,
+ * which then says "far" and the distance is worked out (some 20 000 times
+ * here).  Every insert is tracked, and the tables stay the size the
  * blocks need: growing cannot shorten such a run, so it must not be what
  * a long run leads to. */
 START_TEST(test_packed)

@@ -10,6 +10,12 @@
  *                     (128 MiB), site_many_aligned 1 Mi x new Aligned
  *                     (128 MiB); "ready"; wait; delete them; "ready";
  *                     wait; exit 0
+ *   wl_cxx oom        a small new that fails for want of address space
+ *                     (RLIMIT_AS), whose new_handler frees a 4 MiB
+ *                     reserve block and keeps a new char[1 MiB] at
+ *                     site_oom_handler, until 16 reserve blocks are gone;
+ *                     "ready handler_blocks=N"; wait; delete; "ready";
+ *                     wait; exit 0
  *
  * Built twice: wl_cxx, whose operator new is libstdc++'s (it calls malloc),
  * and wl_cxx_jemalloc (WL_JEMALLOC), linked with jemalloc, whose own
@@ -50,6 +56,7 @@
  *                        std::bad_alloc (136 B) is caught
  */
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -57,6 +64,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "wl.h"
 
@@ -236,7 +245,83 @@ WL_SITE void site_many_aligned(void)
 		many_aligned[i] = new Aligned();
 }
 
+#define OOM_RESERVE 16
+static char *oom_reserve[OOM_RESERVE];
+static int oom_reserve_left;
+static char *oom_kept[OOM_RESERVE];
+static int oom_kept_n;
+static char **oom_fill;
+static size_t oom_fill_n, oom_fill_cap;
+
+/* What the new_handler allocates: the program's own blocks, counted
+ * whatever the operator new that ran out. */
+WL_SITE void site_oom_handler(void)
+{
+	oom_kept[oom_kept_n++] = new char[1 << 20];
+}
+
+static void oom_handler(void)
+{
+	if (oom_reserve_left == 0)
+		throw std::bad_alloc();
+	delete[] oom_reserve[--oom_reserve_left];
+	site_oom_handler();
+}
+
+/* Small blocks until the address space runs out: each time it does, the
+ * handler makes room and the allocator tries again. */
+WL_SITE void site_oom_fill(void)
+{
+	try {
+		for (;;) {
+			WL_CHECK(oom_fill_n < oom_fill_cap);
+			oom_fill[oom_fill_n++] = new char[1000];
+		}
+	} catch (const std::bad_alloc &) {
+	}
+}
+
 } /* extern "C" */
+
+/* The process's address space now, in bytes. */
+static rlim_t address_space(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	WL_CHECK(f != nullptr && fscanf(f, "%lu", &pages) == 1);
+	fclose(f);
+	return (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+}
+
+static void oom(void)
+{
+	oom_fill_cap = 1u << 20; /* 1 GB of 1000-byte blocks at most */
+	oom_fill = (char **)malloc(oom_fill_cap * sizeof *oom_fill);
+	WL_CHECK(oom_fill != nullptr);
+	for (int i = 0; i < OOM_RESERVE; i++)
+		oom_reserve[oom_reserve_left++] = new char[4 << 20];
+	struct rlimit old_limit, limit;
+	WL_CHECK(getrlimit(RLIMIT_AS, &old_limit) == 0);
+	limit = old_limit;
+	limit.rlim_cur = address_space() + ((rlim_t)64 << 20);
+	WL_CHECK(setrlimit(RLIMIT_AS, &limit) == 0);
+	std::set_new_handler(oom_handler);
+	site_oom_fill();
+	std::set_new_handler(nullptr);
+	WL_CHECK(setrlimit(RLIMIT_AS, &old_limit) == 0);
+	WL_CHECK(oom_reserve_left == 0 && oom_kept_n == OOM_RESERVE);
+	for (size_t i = 0; i < oom_fill_n; i++)
+		delete[] oom_fill[i];
+	free(oom_fill);
+	char extra[64];
+	snprintf(extra, sizeof extra, "handler_blocks=%d", oom_kept_n);
+	wl_ready(extra);
+	wl_wait();
+	for (int i = 0; i < oom_kept_n; i++)
+		delete[] oom_kept[i];
+	wl_ready("phase=freed");
+	wl_wait();
+}
 
 static void many(void)
 {
@@ -362,7 +447,7 @@ int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
 	if (argc < 2) {
-		wl_say("usage: wl_cxx hold | exit | preloads | many");
+		wl_say("usage: wl_cxx hold | exit | preloads | many | oom");
 		return 2;
 	}
 	if (strcmp(argv[1], "preloads") == 0) {
@@ -371,6 +456,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "many") == 0) {
 		many();
+		return 0;
+	}
+	if (strcmp(argv[1], "oom") == 0) {
+		oom();
 		return 0;
 	}
 #ifdef WL_JEMALLOC
@@ -386,7 +475,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "exit") == 0) {
 		exit(0);
 	} else {
-		wl_say("usage: wl_cxx hold | exit | preloads | many");
+		wl_say("usage: wl_cxx hold | exit | preloads | many | oom");
 		return 2;
 	}
 	return 0;
