@@ -128,6 +128,18 @@ static size_t arena_size(const void *p)
 	return *(const size_t *)((const uint8_t *)p - 16);
 }
 
+/* Whether the malloc at F is another than the C library's (jemalloc,
+ * tcmalloc, mimalloc), whose small blocks sit in dense slabs. */
+static int dense_allocator(const void *f)
+{
+	Dl_info di;
+	if (!f || !dladdr(f, &di) || !di.dli_fname)
+		return 0;
+	const char *base = strrchr(di.dli_fname, '/');
+	base = base ? base + 1 : di.dli_fname;
+	return strncmp(base, "libc.so", 7) != 0;
+}
+
 static void resolve(void)
 {
 	if (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) == RESOLVED)
@@ -149,6 +161,8 @@ static void resolve(void)
 		real.quick_exit = dlsym(RTLD_NEXT, "quick_exit");
 		real.dlclose = dlsym(RTLD_NEXT, "dlclose");
 		real.getattr = dlsym(RTLD_NEXT, "pthread_getattr_np");
+		if (dense_allocator((const void *)real.malloc))
+			ptrmap_dense();
 		__atomic_store_n(&resolve_state, RESOLVED, __ATOMIC_RELEASE);
 	}
 	lock_release(&init_lock);

@@ -81,30 +81,38 @@ struct shard {
 
 static struct shard shards[SHARDS];
 
-/* Where a block's entry goes keeps some of the address order: each 256-byte
- * chunk of addresses is hashed to a shard and a home slot there, and the
- * 16-byte grains within the chunk take the 16 slots from that home on.
+/* Where a block's entry goes keeps some of the address order: each chunk
+ * of addresses (1 KiB) is hashed to a shard and a home slot there, and the
+ * 16-byte grains within the chunk take the slots from that home on (64).
  * Neighbouring blocks, which the allocator hands out one after the other,
  * then share table lines and pages instead of each costing a cache and TLB
  * miss (on python this halved the map's time).  glibc's blocks are 32
- * bytes apart at least, so a chunk fills at most half its run; allocators
+ * bytes apart at least, so a chunk fills at most half its run.  Allocators
  * with slabs of 16-byte blocks (jemalloc, tcmalloc) fill all of it, and
- * 8-byte blocks put two in a grain (32 in a run), which lengthens probes
- * but never breaks lookups.  The run's length is what such full runs cost:
- * where they overlap, every insert shifts the rest of the pile.  With
- * 64-slot (1 KiB) chunks tcmalloc's inserts shifted 16 entries each and
- * cppcheck ran 20 % slower traced on jemalloc or tcmalloc than at 16 slots;
- * glibc's programs ran the same at 16, 32 and 64, and slower at 8, which
- * keeps too little of the order (doc/performance.md). */
+ * 8-byte blocks put two in a grain, which lengthens probes but never
+ * breaks lookups; where such full runs overlap, every insert shifts the
+ * rest of the pile (tcmalloc's inserts shifted 16 entries each on
+ * cppcheck).  For those, ptrmap_dense makes the chunks 256 bytes, 16 slots
+ * a run: cppcheck traced 20 % faster on either.  glibc's programs keep
+ * the longer runs: python ran 5 % slower with 16 (doc/performance.md). */
 #define GRAIN_SHIFT 4
-#define RUN_BITS 4
-#define CHUNK_SHIFT (GRAIN_SHIFT + RUN_BITS)
+static unsigned run_bits = 6;
+static int map_used; /* an insert was made: the layout is fixed */
+
+void ptrmap_dense(void)
+{
+	if (!__atomic_load_n(&map_used, __ATOMIC_RELAXED))
+		run_bits = 4;
+}
 
 /* The hash of P's chunk. */
-static uint64_t mix(uint64_t p)
+/* The hot paths below take the run's length as RB, a constant in each of
+ * the two copies the public functions choose from (a shift by a variable
+ * cost bench_alloc 40 instructions a malloc/free pair). */
+static inline uint64_t mix(uint64_t p, unsigned rb)
 {
 	p &= ADDR_MASK;
-	return (uint64_t)(p >> CHUNK_SHIFT) * UINT64_C(0x9E3779B97F4A7C15);
+	return (uint64_t)(p >> (GRAIN_SHIFT + rb)) * UINT64_C(0x9E3779B97F4A7C15);
 }
 
 static struct shard *shard_of(uint64_t p, uint64_t h)
@@ -113,10 +121,10 @@ static struct shard *shard_of(uint64_t p, uint64_t h)
 	return &shards[group << SHARD_BITS | (unsigned)(h >> (64 - SHARD_BITS))];
 }
 
-static uint32_t home_slot(uint64_t p, uint64_t h, uint32_t slots)
+static inline uint32_t home_slot(uint64_t p, uint64_t h, uint32_t slots, unsigned rb)
 {
 	uint32_t i = (uint32_t)(((h >> 24) & 0xffffffffu) * (uint64_t)slots >> 32);
-	i += (uint32_t)(p >> GRAIN_SHIFT) & ((1u << RUN_BITS) - 1);
+	i += (uint32_t)(p >> GRAIN_SHIFT) & ((1u << rb) - 1);
 	return i >= slots ? i - slots : i;
 }
 
@@ -132,7 +140,7 @@ static uint32_t distance(const struct entry *t, uint32_t slots, uint32_t i)
 	if (__builtin_expect(d < FAR, 1))
 		return d;
 	uint64_t addr = t[i].key & ADDR_MASK;
-	uint32_t home = home_slot(addr, mix(addr), slots);
+	uint32_t home = home_slot(addr, mix(addr, run_bits), slots, run_bits);
 	return i >= home ? i - home : i + slots - home;
 }
 
@@ -157,10 +165,11 @@ static void put_at(struct entry *t, uint32_t slots, uint32_t i, uint32_t d, uint
  * when present, else 0 with *AT the slot an insert takes and *D its
  * distance from home there.  Stops at the first empty slot or entry
  * nearer its home than the address would be. */
-static int probe(const struct entry *t, uint32_t slots, uint64_t addr, uint64_t h,
-		 uint32_t *at, uint32_t *d)
+static inline __attribute__((always_inline)) int probe(const struct entry *t, uint32_t slots,
+							 uint64_t addr, uint64_t h, uint32_t *at,
+							 uint32_t *d, unsigned rb)
 {
-	uint32_t i = home_slot(addr, h, slots), n = 0;
+	uint32_t i = home_slot(addr, h, slots, rb), n = 0;
 	for (uint64_t k; (k = t[i].key); n++) {
 		if ((k & ADDR_MASK) == addr) {
 			*at = i;
@@ -178,9 +187,9 @@ static int probe(const struct entry *t, uint32_t slots, uint64_t addr, uint64_t 
 /* Insert into a table known to have room and not to hold KEY. */
 static void place(struct entry *t, uint32_t slots, uint64_t key, uint64_t val)
 {
-	uint32_t i, d;
+	uint32_t i, d = 0; /* probe sets d too: KEY is not in the table */
 	uint64_t addr = key & ADDR_MASK;
-	probe(t, slots, addr, mix(addr), &i, &d);
+	probe(t, slots, addr, mix(addr, run_bits), &i, &d, run_bits);
 	put_at(t, slots, i, d, key, val);
 }
 
@@ -290,19 +299,22 @@ static void unpack(const struct entry *e, struct ptrmap_rec *r)
 	r->tag = (unsigned)(e->key >> 56);
 }
 
-int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old)
+static inline __attribute__((always_inline)) int insert(uintptr_t p, const struct ptrmap_rec *r,
+							  struct ptrmap_rec *old, unsigned rb)
 {
-	uint64_t h = mix(p);
+	uint64_t h = mix(p, rb);
 	uint64_t key = (uint64_t)p | (uint64_t)(r->tag & 0xff) << 56;
 	uint64_t val = r->size << 24 | r->stack;
 	struct shard *s = shard_of(p, h);
 	int ret = 0;
-	uint32_t at, d;
+	uint32_t at = 0, d = 0; /* what probe sets, where slots > 0 */
 
 	if (p > ADDR_MASK)
 		return -1; /* not a user-space address of 4-level paging */
+	if (__builtin_expect(!map_used, 0))
+		__atomic_store_n(&map_used, 1, __ATOMIC_RELAXED);
 	lock_acquire(&s->lock);
-	if (s->slots && probe(s->table, s->slots, p, h, &at, &d)) {
+	if (s->slots && probe(s->table, s->slots, p, h, &at, &d, rb)) {
 		unpack(&s->table[at], old);
 		s->table[at].key = key | (s->table[at].key & DIST_MASK);
 		s->table[at].val = val;
@@ -321,9 +333,14 @@ int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *ol
 	return ret;
 }
 
-void ptrmap_prefetch(uintptr_t p)
+int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old)
 {
-	uint64_t h = mix(p);
+	return run_bits == 4 ? insert(p, r, old, 4) : insert(p, r, old, 6);
+}
+
+static inline __attribute__((always_inline)) void prefetch(uintptr_t p, unsigned rb)
+{
+	uint64_t h = mix(p, rb);
 	const struct shard *s = shard_of(p, h);
 	/* Unlocked: the table and its size may be read from two different
 	 * growths, which only makes this useless (the address is worked out
@@ -331,20 +348,29 @@ void ptrmap_prefetch(uintptr_t p)
 	const struct entry *t = __atomic_load_n(&s->table, __ATOMIC_RELAXED);
 	uint32_t slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
 	if (t && slots)
-		__builtin_prefetch((const void *)((uintptr_t)t + home_slot(p, h, slots) *
+		__builtin_prefetch((const void *)((uintptr_t)t + home_slot(p, h, slots, rb) *
 						  sizeof *t), 1);
 }
 
-int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
+void ptrmap_prefetch(uintptr_t p)
 {
-	uint64_t h = mix(p);
+	if (run_bits == 4)
+		prefetch(p, 4);
+	else
+		prefetch(p, 6);
+}
+
+static inline __attribute__((always_inline)) int remove_entry(uintptr_t p, struct ptrmap_rec *r,
+								unsigned rb)
+{
+	uint64_t h = mix(p, rb);
 	struct shard *s = shard_of(p, h);
 	uint32_t i, d;
 
 	if (p > ADDR_MASK)
 		return 0; /* never inserted */
 	lock_acquire(&s->lock);
-	if (!s->slots || !probe(s->table, s->slots, p, h, &i, &d)) {
+	if (!s->slots || !probe(s->table, s->slots, p, h, &i, &d, rb)) {
 		lock_release(&s->lock);
 		return 0;
 	}
@@ -363,6 +389,11 @@ int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
 	s->used--;
 	lock_release(&s->lock);
 	return 1;
+}
+
+int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
+{
+	return run_bits == 4 ? remove_entry(p, r, 4) : remove_entry(p, r, 6);
 }
 
 void ptrmap_lock_all(void)

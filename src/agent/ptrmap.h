@@ -36,6 +36,10 @@ int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *ol
 void ptrmap_prefetch(uintptr_t p);
 /* Remove P; 1 with its record in *R, 0 when P is not tracked. */
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r);
+/* The allocator packs small blocks densely (slabs of 16- or 8-byte
+ * blocks): give the map's runs of neighbouring addresses a fitting length.
+ * Only before the first insert; later calls do nothing. */
+void ptrmap_dense(void);
 /* Take every shard lock (before fork) and release them (after). */
 void ptrmap_lock_all(void);
 void ptrmap_unlock_all(void);

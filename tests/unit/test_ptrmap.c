@@ -280,10 +280,11 @@ START_TEST(test_fork)
 END_TEST
 
 /* Blocks 8 bytes apart, as an allocator with 8-byte blocks packs them:
- * two to a grain, so every 256-byte chunk makes a run of 32 entries twice
- * as long as its home slots, and the runs of chunks whose homes are near
- * pile up. */
-START_TEST(test_dense)
+ * two to a grain, so every chunk makes a run twice as long as its home
+ * slots, and the runs of chunks whose homes are near pile up; with
+ * glibc's layout (64 slots a run) and with the one for such allocators
+ * (ptrmap_dense, 16). */
+static void dense_blocks(void)
 {
 	const size_t n = 1u << 20;
 	const uintptr_t base = (uintptr_t)0x7f1200000000;
@@ -305,13 +306,24 @@ START_TEST(test_dense)
 			ck_assert_uint_eq(got.size, i);
 	}
 }
+
+START_TEST(test_dense)
+{
+	dense_blocks();
+}
 END_TEST
 
-/* Blocks a byte apart (no real allocator, but nothing stops one): 256 to a
- * chunk, all in one run whatever the table's size, and the runs of chunks
- * whose homes are near pile up past what an entry's distance field holds,
- * which then says "far" and the distance is worked out (some 20 000 times
- * here).  Every insert is tracked, and the tables stay the size the
+START_TEST(test_dense_layout)
+{
+	ptrmap_dense(); /* before the first insert of this process */
+	dense_blocks();
+}
+END_TEST
+
+/* Blocks a byte apart (no real allocator, but nothing stops one): 1024 to
+ * a chunk, all in one run whatever the table's size, longer than an
+ * entry's distance field holds, which then says "far" and the distance is
+ * worked out.  Every insert is tracked, and the tables stay the size the
  * blocks need: growing cannot shorten such a run, so it must not be what
  * a long run leads to. */
 START_TEST(test_packed)
@@ -410,6 +422,7 @@ static Suite *ptrmap_suite(void)
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_dense);
+	tcase_add_test(tc, test_dense_layout);
 	tcase_add_test(tc, test_packed);
 	tcase_add_test(tc, test_high_address);
 	tcase_add_test(tc, test_no_memory);
