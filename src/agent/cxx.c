@@ -61,7 +61,7 @@ static void (*agent_alloc)(void *, size_t);
 static void (*agent_free)(void *);
 static void (*agent_enter)(void), (*agent_leave)(void);
 static void (*agent_busy)(int);
-static struct heaptop_thread_shared *(*agent_thread)(struct heaptop_shared *, int);
+static struct heaptop_thread_shared *(*agent_thread)(struct heaptop_shared *);
 static int resolved;
 
 /* The loader allocates for us: not the program's blocks. */
@@ -96,8 +96,8 @@ static void resolve(void)
 		__atomic_store_n(&agent_leave, (void (*)(void))dlsym(RTLD_DEFAULT,
 						"__heaptop_cxx_leave"), __ATOMIC_RELAXED);
 		__atomic_store_n(&agent_thread,
-				 (struct heaptop_thread_shared * (*)(struct heaptop_shared *, int))dlsym(
-					 RTLD_DEFAULT, "__heaptop_cxx_thread"),
+				 (struct heaptop_thread_shared * (*)(struct heaptop_shared *))dlsym(
+					 RTLD_DEFAULT, HEAPTOP_CXX_THREAD),
 				 __ATOMIC_RELAXED);
 	}
 	busy(-1);
@@ -188,10 +188,10 @@ static struct heaptop_shared agent_shared; /* set with the first my_state */
 
 static __attribute__((noinline)) struct heaptop_thread_shared *thread_state_first(void)
 {
-	struct heaptop_thread_shared *(*f)(struct heaptop_shared *, int) =
+	struct heaptop_thread_shared *(*f)(struct heaptop_shared *) =
 		__atomic_load_n(&agent_thread, __ATOMIC_RELAXED);
 	struct heaptop_shared g;
-	struct heaptop_thread_shared *t = f ? f(&g, HEAPTOP_CXXABI) : NULL;
+	struct heaptop_thread_shared *t = f ? f(&g) : NULL;
 	if (!t)
 		return NULL;
 	/* The same every time; set before this thread's my_state, which a
@@ -258,10 +258,12 @@ static inline void inside_leave(struct inside *in)
 /*
  * Block P of SIZE bytes was made by the allocator's operator (T: the
  * thread's shared state, or NULL).  In sampling mode most blocks hold no
- * sample point: when the allocator did not make this one through malloc
- * (which the agent has seen and decided already), its bytes come off the
- * countdown here, with no call.  Anything else goes to the agent, which
- * records it, or moves the inner block's record to the caller of new.
+ * sample point: when no hook has seen this one yet (cxx_inner: the block
+ * the allocator made through malloc, or that an operator nested in this
+ * one, such as libstdc++'s new[] calling new, told), its bytes come off
+ * the countdown here, with no call.  Anything else goes to the agent,
+ * which records it, or moves the inner block's record to the caller of
+ * the outermost new.
  */
 static inline void tell_alloc(struct heaptop_thread_shared *t, void *p, size_t size)
 {

@@ -5,11 +5,11 @@
  * and in sampling mode taking a block with no sample point off the
  * countdown, then cost no call into the agent (three calls a new cost
  * cppcheck on tcmalloc 17 % of its run, sampled).  The agent gives each
- * thread a pointer to its own once (__heaptop_cxx_thread), and only to a
- * shim built with the same HEAPTOP_CXXABI: change it with the layout.
+ * thread a pointer to its own once (HEAPTOP_CXX_THREAD).  The layout is
+ * the two libraries' alone, and the function's name carries its version:
+ * a shim and an agent of different builds find no such function and fall
+ * back to calls (rename it when the layout changes).
  */
-#define HEAPTOP_CXXABI 2
-
 #ifndef HEAPTOP_CXXABI_H
 #define HEAPTOP_CXXABI_H
 
@@ -33,9 +33,9 @@ struct heaptop_shared {
 };
 
 /* Exported by the agent, found by the shim with dlsym: the calling
- * thread's state, and the globals in *G; NULL when ABI is not the
- * agent's HEAPTOP_CXXABI (the shim then calls the agent for everything). */
-struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g, int abi);
+ * thread's state, and the globals in *G. */
+#define HEAPTOP_CXX_THREAD "__heaptop_cxx_thread2"
+struct heaptop_thread_shared *__heaptop_cxx_thread2(struct heaptop_shared *g);
 
 /* Sampling: 4-bit counters of the addresses of sampled blocks, so that
  * the free of a block never sampled (most) needs no look-up. */

@@ -137,7 +137,10 @@ static int dense_allocator(const void *f)
 		return 0;
 	const char *base = strrchr(di.dli_fname, '/');
 	base = base ? base + 1 : di.dli_fname;
-	return strncmp(base, "libc.so", 7) != 0;
+	/* libc.so.6, libc-2.31.so before glibc 2.34, glibc's debugging
+	 * malloc (libc_malloc_debug.so) */
+	return strncmp(base, "libc.so", 7) != 0 && strncmp(base, "libc-", 5) != 0 &&
+	       strncmp(base, "libc_malloc_debug", 17) != 0;
 }
 
 static void resolve(void)
@@ -226,6 +229,9 @@ static __attribute__((noinline)) struct walk_bufs *walk_bufs_make(void)
  * come before any constructor runs). */
 static void core_init(void)
 {
+	/* Before anything is recorded: the next malloc and what it tells
+	 * the pointer map's layout (dense_allocator). */
+	resolve();
 	lock_acquire(&init_lock);
 	if (!core_ready) {
 		agent_settings_load();
@@ -979,10 +985,8 @@ EXPORT void __heaptop_cxx_leave(void)
 }
 
 /* The calling thread's state that the shim reads and writes itself. */
-EXPORT struct heaptop_thread_shared *__heaptop_cxx_thread(struct heaptop_shared *g, int abi)
+EXPORT struct heaptop_thread_shared *__heaptop_cxx_thread2(struct heaptop_shared *g)
 {
-	if (abi != HEAPTOP_CXXABI)
-		return NULL;
 	g->sampling = &sampling;
 	g->filter = sampled_filter;
 	return &ts.shared;
@@ -1028,11 +1032,15 @@ static __attribute__((noinline)) void cxx_alloc_inner(void *p, size_t size)
 }
 
 /* Without a frame of its own on the way to record_alloc's countdown (in
- * sampling mode the commonest case: a block with no sample point). */
+ * sampling mode the commonest case: a block with no sample point).  An
+ * operator nested in another one of the shim's (libstdc++'s new[] and
+ * nothrow new call new, which is the shim's again) leaves the block it
+ * made to the outermost: recorded once, at the caller of that one. */
 EXPORT void __heaptop_alloc(void *p, size_t size)
 {
 	if (p && (uintptr_t)p == ts.shared.cxx_inner) {
-		cxx_alloc_inner(p, size);
+		if (!ts.shared.in_cxx)
+			cxx_alloc_inner(p, size);
 		return;
 	}
 	record_alloc(p, size);

@@ -99,10 +99,11 @@ static struct shard shards[SHARDS];
 static unsigned run_bits = 6;
 static int map_used; /* an insert was made: the layout is fixed */
 
-void ptrmap_dense(void)
+int ptrmap_dense(void)
 {
 	if (!__atomic_load_n(&map_used, __ATOMIC_RELAXED))
 		run_bits = 4;
+	return run_bits == 4;
 }
 
 /* The hash of P's chunk. */

@@ -38,8 +38,8 @@ void ptrmap_prefetch(uintptr_t p);
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r);
 /* The allocator packs small blocks densely (slabs of 16- or 8-byte
  * blocks): give the map's runs of neighbouring addresses a fitting length.
- * Only before the first insert; later calls do nothing. */
-void ptrmap_dense(void);
+ * Only before the first insert: 1 when the short runs are in use. */
+int ptrmap_dense(void);
 /* Take every shard lock (before fork) and release them (after). */
 void ptrmap_lock_all(void);
 void ptrmap_unlock_all(void);

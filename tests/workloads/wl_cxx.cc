@@ -8,6 +8,7 @@
  *                     "cxx_shim=0" when not, and exit 0
  *   wl_cxx many       for sampling: site_many_new holds 2 Mi x new Obj64
  *                     (128 MiB), site_many_aligned 1 Mi x new Aligned
+ *                     (128 MiB), site_many_array 2 Mi x new char[64]
  *                     (128 MiB); "ready"; wait; delete them; "ready";
  *                     wait; exit 0
  *   wl_cxx oom        a small new that fails for want of address space
@@ -228,6 +229,7 @@ WL_SITE void site_throw_std(int code)
 #define MANY_ALIGNED (1u << 20)
 static Obj64 **many_objs;
 static Aligned **many_aligned;
+static char **many_arrays;
 
 /* Many small blocks, as a sampled run sees most of them: with no sample
  * point, so that only the estimate of the few that have one counts. */
@@ -281,6 +283,14 @@ WL_SITE void site_oom_fill(void)
 	}
 }
 
+/* The same through new[], which libstdc++'s calls new for: an operator
+ * of libheaptop-cxx.so's inside another. */
+WL_SITE void site_many_array(void)
+{
+	for (unsigned i = 0; i < MANY_NEW; i++)
+		many_arrays[i] = new char[64];
+}
+
 } /* extern "C" */
 
 /* The process's address space now, in bytes. */
@@ -327,17 +337,22 @@ static void many(void)
 {
 	many_objs = (Obj64 **)malloc(MANY_NEW * sizeof *many_objs);
 	many_aligned = (Aligned **)malloc(MANY_ALIGNED * sizeof *many_aligned);
-	WL_CHECK(many_objs != nullptr && many_aligned != nullptr);
+	many_arrays = (char **)malloc(MANY_NEW * sizeof *many_arrays);
+	WL_CHECK(many_objs != nullptr && many_aligned != nullptr && many_arrays != nullptr);
 	site_many_new();
 	site_many_aligned();
+	site_many_array();
 	wl_ready("phase=allocated");
 	wl_wait();
 	for (unsigned i = 0; i < MANY_NEW; i++)
 		delete many_objs[i];
 	for (unsigned i = 0; i < MANY_ALIGNED; i++)
 		delete many_aligned[i];
+	for (unsigned i = 0; i < MANY_NEW; i++)
+		delete[] many_arrays[i];
 	free(many_objs);
 	free(many_aligned);
+	free(many_arrays);
 	wl_ready("phase=freed");
 	wl_wait();
 }
