@@ -22,8 +22,9 @@ struct heaptop_thread_shared {
 			      libheaptop-cxx.so's */
 	int64_t countdown; /* sampling: bytes until the next sample point;
 			      0 until the generator is seeded */
-	uintptr_t cxx_inner; /* the block last allocated in there through
-				malloc (0: none) */
+	uintptr_t cxx_inner; /* the block last recorded in there, made
+				through malloc or told by an operator
+				nested in it (0: none) */
 };
 
 /* The agent's globals the shim reads. */
