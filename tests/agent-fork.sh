@@ -68,3 +68,12 @@ for i in 1 2 3; do
 	run_traced HEAPTOP_FINAL= "$wl" loader >"$HT_TMP/loader$i.txt" || rc=$?
 	expect_eq "loader run $i: exit status ($(cat "$HT_TMP/loader$i.txt"))" "$rc" 0
 done
+
+# A library's fork handlers, registered by its constructor before the
+# agent's, lock its mutex, which another thread holds while it allocates:
+# the agent's handlers must take its locks after them (the first version
+# deadlocked every run, ended by wl_atfork's alarm).
+rc=0
+run_traced HEAPTOP_FINAL= "$HT_WORKLOADS/wl_atfork" >"$HT_TMP/atfork.txt" || rc=$?
+expect_eq "wl_atfork: 200 forks, a thread allocating under the library's mutex" \
+	"$rc $(cat "$HT_TMP/atfork.txt")" "0 forks=200"

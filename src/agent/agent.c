@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "agent/hooks.h"
+#include "agent/lock.h"
 #include "agent/unwind.h"
 #include "agent/modules.h"
 #include "agent/ptrmap.h"
@@ -337,6 +339,45 @@ static void fork_child(void)
 	hooks_busy(-1);
 }
 
+/*
+ * The fork handlers take the agent's locks, which a thread that allocates
+ * waits for; so they must run after every other prepare handler.  One of
+ * those may wait in turn for a lock that such a thread holds while it
+ * allocates (a library that locks its mutex around fork, and a thread
+ * that allocates under that mutex): taken before it, the agent's locks
+ * would deadlock the fork.  Prepare handlers run last registered first,
+ * and a library's constructor may register its handlers before the
+ * agent's constructor runs.  So the agent interposes __register_atfork,
+ * which pthread_atfork calls, and registers its own handlers before the
+ * first handler anyone registers: they run last in the parent before the
+ * fork, and first in the parent and the child after it, where they
+ * release the locks.
+ */
+extern void *__dso_handle;
+typedef int register_atfork_fn(void (*)(void), void (*)(void), void (*)(void), void *);
+static register_atfork_fn *real_register_atfork;
+static int atfork_lock, atfork_done;
+
+static void register_fork_handlers(void)
+{
+	lock_acquire(&atfork_lock);
+	if (!atfork_done) {
+		real_register_atfork = (register_atfork_fn *)dlsym(RTLD_NEXT, "__register_atfork");
+		if (real_register_atfork)
+			real_register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
+		atfork_done = 1;
+	}
+	lock_release(&atfork_lock);
+}
+
+EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+			     void *dso);
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso)
+{
+	register_fork_handlers();
+	return real_register_atfork ? real_register_atfork(prepare, parent, child, dso) : ENOMEM;
+}
+
 /* exit(3) runs this after the program's atexit handlers and, because the
  * agent registered it before the loader registered its own finaliser, after
  * every library's destructors: the latest point, with the status known. */
@@ -372,7 +413,7 @@ void agent_process_init(void)
 	init_pid = getpid();
 	final_allowed = !agent_settings.final_pid || agent_settings.final_pid == init_pid;
 	read_cmdline();
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	register_fork_handlers();
 	on_exit(at_exit, NULL);
 	at_quick_exit(at_quick_exit_last);
 	server_start(agent_settings.socket);

@@ -3,6 +3,9 @@
 #ifndef HEAPTOP_AGENT_H
 #define HEAPTOP_AGENT_H
 
+/* A function the agent exports (libheaptop(7) names them all). */
+#define EXPORT __attribute__((visibility("default")))
+
 #include <stddef.h>
 #include <stdint.h>
 

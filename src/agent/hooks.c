@@ -35,7 +35,6 @@
 #include "agent/stacktab.h"
 #include "agent/unwind.h"
 
-#define EXPORT __attribute__((visibility("default")))
 #define FLUSH_BYTES (64 << 10) /* per-thread live delta folded in past this */
 
 struct thread_state {
