@@ -323,11 +323,19 @@ static void fork_parent(void)
 	hooks_busy(-1);
 }
 
+/* agent_process_init has run: a fork before it (from a library's
+ * constructor) leaves the child's start to the agent's constructor. */
+static int process_ready;
+
 static void fork_child(void)
 {
 	ptrmap_reset_locks();
 	stacktab_reset_lock();
 	modules_fork_child();
+	if (!__atomic_load_n(&process_ready, __ATOMIC_ACQUIRE)) {
+		hooks_busy(-1);
+		return;
+	}
 	init_pid = getpid();
 	start_ns = realtime_ns();
 	/* A fixed HEAPTOP_FINAL belongs to the parent; "%p" names our own. */
@@ -348,34 +356,66 @@ static void fork_child(void)
  * would deadlock the fork.  Prepare handlers run last registered first,
  * and a library's constructor may register its handlers before the
  * agent's constructor runs.  So the agent interposes __register_atfork,
- * which pthread_atfork calls, and registers its own handlers before the
- * first handler anyone registers: they run last in the parent before the
- * fork, and first in the parent and the child after it, where they
- * release the locks.
+ * which pthread_atfork calls from a program or library built against
+ * glibc 2.3.2 or later, and registers its own handlers before the first
+ * handler registered through it: they run after those in the parent
+ * before the fork, and before them in the parent and the child after it,
+ * where they release the locks.  (Not before the allocator's own: its
+ * child handler must release its locks before the agent's child handler
+ * allocates; it takes no lock a thread waiting in the agent holds.)
+ * Handlers registered through the C library's own pthread_atfork (a weak
+ * reference, or one from before 2.3.2) and the locks fork itself takes
+ * after every handler are not ordered by this.
  */
 extern void *__dso_handle;
 typedef int register_atfork_fn(void (*)(void), void (*)(void), void (*)(void), void *);
 static register_atfork_fn *real_register_atfork;
 static int atfork_lock, atfork_done;
 
+static register_atfork_fn *next_register_atfork(void)
+{
+	register_atfork_fn *f = __atomic_load_n(&real_register_atfork, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = (register_atfork_fn *)dlsym(RTLD_NEXT, "__register_atfork");
+		__atomic_store_n(&real_register_atfork, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
 static void register_fork_handlers(void)
 {
+	register_atfork_fn *f = next_register_atfork();
+	if (__atomic_load_n(&atfork_done, __ATOMIC_ACQUIRE) || !f)
+		return;
 	lock_acquire(&atfork_lock);
 	if (!atfork_done) {
-		real_register_atfork = (register_atfork_fn *)dlsym(RTLD_NEXT, "__register_atfork");
-		if (real_register_atfork)
-			real_register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
-		atfork_done = 1;
+		/* Set first: registering allocates, and a registration in
+		 * there (an allocator's first malloc) must not wait for us. */
+		__atomic_store_n(&atfork_done, 1, __ATOMIC_RELEASE);
+		f(fork_prepare, fork_parent, fork_child, __dso_handle);
 	}
 	lock_release(&atfork_lock);
+}
+
+/* Whether DSO (an object's __dso_handle) is in the object whose malloc
+ * the agent calls: jemalloc registers its handlers at its first malloc. */
+static int from_allocator(void *dso)
+{
+	void *m = dlsym(RTLD_NEXT, "malloc");
+	Dl_info a, b;
+	return dso && m && dladdr(dso, &a) && dladdr(m, &b) && a.dli_fbase == b.dli_fbase;
 }
 
 EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
 			     void *dso);
 int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso)
 {
-	register_fork_handlers();
-	return real_register_atfork ? real_register_atfork(prepare, parent, child, dso) : ENOMEM;
+	register_atfork_fn *f = next_register_atfork();
+	if (!f)
+		return ENOMEM;
+	if (!from_allocator(dso))
+		register_fork_handlers();
+	return f(prepare, parent, child, dso);
 }
 
 /* exit(3) runs this after the program's atexit handlers and, because the
@@ -416,6 +456,7 @@ void agent_process_init(void)
 	register_fork_handlers();
 	on_exit(at_exit, NULL);
 	at_quick_exit(at_quick_exit_last);
+	__atomic_store_n(&process_ready, 1, __ATOMIC_RELEASE);
 	server_start(agent_settings.socket);
 }
 
