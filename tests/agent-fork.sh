@@ -77,3 +77,121 @@ rc=0
 run_traced HEAPTOP_FINAL= "$HT_WORKLOADS/wl_atfork" >"$HT_TMP/atfork.txt" || rc=$?
 expect_eq "wl_atfork: 200 forks, a thread allocating under the library's mutex" \
 	"$rc $(cat "$HT_TMP/atfork.txt")" "0 forks=200"
+
+# The allocator's own fork handlers (jemalloc registers them at its first
+# malloc) keep their place before the agent's: in the child its handler
+# releases its locks before the agent's starts a thread, which allocates
+# when the thread's TLS array must grow (24 libraries with TLS loaded).
+# With the agent's first, that child hung for ever (signals blocked).
+CC=${CC:-cc}
+jemalloc=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" && !f { print $NF; f = 1 }')
+if [ -n "$jemalloc" ] && command -v "$CC" >/dev/null; then
+	mkdir -p "$HT_TMP/tls"
+	echo '__thread char tls_block[4096]; char *tls_get(void) { return tls_block; }' >"$HT_TMP/tls/t.c"
+	for i in $(seq 1 24); do
+		"$CC" -shared -fPIC -o "$HT_TMP/tls/libt$i.so" "$HT_TMP/tls/t.c"
+	done
+	cat >"$HT_TMP/tlsfork.c" <<'EOF_C'
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void on_alarm(int sig)
+{
+	(void)sig; /* only to interrupt waitpid */
+}
+int main(int argc, char **argv)
+{
+	for (int i = 1; i <= 24; i++) {
+		char p[4096];
+		snprintf(p, sizeof p, "%s/libt%d.so", argv[1], i);
+		if (!dlopen(p, RTLD_NOW))
+			return 2;
+	}
+	pid_t c = fork();
+	if (c == 0)
+		_exit(0);
+	int status;
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(10);
+	if (waitpid(c, &status, 0) != c) {
+		kill(c, SIGKILL); /* its signals may be blocked */
+		waitpid(c, &status, 0);
+		puts("child hung");
+		return 1;
+	}
+	printf("child status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+EOF_C
+	"$CC" -o "$HT_TMP/tlsfork" "$HT_TMP/tlsfork.c" -ldl
+	rc=0
+	out=$(HEAPTOP_SOCKET="$HT_TMP/%p.sock" LD_PRELOAD="$HEAPTOP_AGENT $jemalloc" \
+		"$HT_TMP/tlsfork" "$HT_TMP/tls" 2>&1) || rc=$?
+	expect_eq "jemalloc, 24 TLS libraries, fork: the child's exit" "$rc $out" "0 child status 0"
+else
+	echo "== skipped: no libjemalloc.so.2 or no C compiler for the TLS libraries"
+fi
+
+# A library whose constructor registers fork handlers (so the agent's are
+# registered first) and forks, before the agent's constructor ran: the
+# child starts the agent once (one server thread, one socket), where it
+# had two server threads and left a socket behind.
+if command -v "$CC" >/dev/null; then
+	cat >"$HT_TMP/ctorfork.c" <<'EOF_C'
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static int in_child;
+static int count(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.' && (!prefix || strncmp(e->d_name, prefix, strlen(prefix)) == 0);
+	if (d)
+		closedir(d);
+	return n;
+}
+/* Called from main: in the child, what the agent started there. */
+int ctorfork_report(void)
+{
+	if (!in_child)
+		return 0;
+	usleep(200000); /* its server thread is up */
+	char prefix[32];
+	snprintf(prefix, sizeof prefix, "%d.sock", (int)getpid());
+	printf("child threads %d sockets %d\n", count("/proc/self/task", NULL),
+	       count(getenv("SOCKDIR"), prefix));
+	return 0;
+}
+static void nothing(void)
+{
+}
+__attribute__((constructor)) static void forks_early(void)
+{
+	pthread_atfork(nothing, nothing, nothing); /* the agent's come first */
+	pid_t c = fork();
+	if (c == 0)
+		in_child = 1;
+	else
+		waitpid(c, NULL, 0);
+}
+EOF_C
+	"$CC" -shared -fPIC -o "$HT_TMP/libctorfork.so" "$HT_TMP/ctorfork.c" -lpthread
+	echo 'int ctorfork_report(void); int main(void) { return ctorfork_report(); }' \
+		>"$HT_TMP/ctormain.c"
+	"$CC" -o "$HT_TMP/ctormain" "$HT_TMP/ctormain.c" -L"$HT_TMP" -lctorfork -Wl,-rpath,"$HT_TMP"
+	mkdir -p "$HT_TMP/ctorsock"
+	out=$(SOCKDIR="$HT_TMP/ctorsock" HEAPTOP_SOCKET="$HT_TMP/ctorsock/%p.sock" \
+		LD_PRELOAD="$HEAPTOP_AGENT" "$HT_TMP/ctormain" 2>&1)
+	expect_eq "fork in a library constructor: the child's agent" "$out" "child threads 2 sockets 1"
+	expect_eq "no socket left" "$(ls "$HT_TMP/ctorsock" | wc -l)" 0
+fi
