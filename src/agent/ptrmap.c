@@ -97,19 +97,21 @@ static struct shard shards[SHARDS];
  * the longer runs: python ran 5 % slower with 16 (doc/performance.md). */
 #define GRAIN_SHIFT 4
 static unsigned run_bits = 6;
-static int map_used; /* an insert was made: the layout is fixed */
 
 int ptrmap_dense(void)
 {
-	if (!__atomic_load_n(&map_used, __ATOMIC_RELAXED))
-		run_bits = 4;
-	return run_bits == 4;
+	/* The layout is fixed once a shard has a table (an insert made it). */
+	for (unsigned i = 0; i < SHARDS; i++)
+		if (__atomic_load_n(&shards[i].slots, __ATOMIC_RELAXED))
+			return run_bits == 4;
+	run_bits = 4;
+	return 1;
 }
 
-/* The hash of P's chunk. */
-/* The hot paths below take the run's length as RB, a constant in each of
- * the two copies the public functions choose from (a shift by a variable
- * cost bench_alloc 40 instructions a malloc/free pair). */
+/* The hash of P's chunk.  The hot paths below take the run's length as
+ * RB, a constant in each of the two copies the public functions choose
+ * from (a shift by a variable cost bench_alloc 40 instructions a
+ * malloc/free pair). */
 static inline uint64_t mix(uint64_t p, unsigned rb)
 {
 	p &= ADDR_MASK;
@@ -312,8 +314,6 @@ static inline __attribute__((always_inline)) int insert(uintptr_t p, const struc
 
 	if (p > ADDR_MASK)
 		return -1; /* not a user-space address of 4-level paging */
-	if (__builtin_expect(!map_used, 0))
-		__atomic_store_n(&map_used, 1, __ATOMIC_RELAXED);
 	lock_acquire(&s->lock);
 	if (s->slots && probe(s->table, s->slots, p, h, &at, &d, rb)) {
 		unpack(&s->table[at], old);
