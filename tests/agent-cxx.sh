@@ -121,7 +121,7 @@ done
 # malloc), jemalloc's linked in, tcmalloc's preloaded.
 configs=("wl_cxx $HT_WORKLOADS/wl_cxx $HEAPTOP_AGENT:$shim"
 	"wl_cxx_jemalloc $HT_WORKLOADS/wl_cxx_jemalloc $HEAPTOP_AGENT:$shim")
-tcmalloc=$(ldconfig -p | awk '$1 == "libtcmalloc_minimal.so.4" && !f { print $NF; f = 1 }')
+tcmalloc=$(shared_lib libtcmalloc_minimal.so.4)
 if [ -n "$tcmalloc" ]; then
 	configs+=("tcmalloc $HT_WORKLOADS/wl_cxx $HEAPTOP_AGENT:$shim:$tcmalloc")
 else

@@ -84,7 +84,7 @@ expect_eq "wl_atfork: 200 forks, a thread allocating under the library's mutex" 
 # when the thread's TLS array must grow (24 libraries with TLS loaded).
 # With the agent's first, that child hung for ever (signals blocked).
 CC=${CC:-cc}
-jemalloc=$(ldconfig -p | awk '$1 == "libjemalloc.so.2" && !f { print $NF; f = 1 }')
+jemalloc=$(shared_lib libjemalloc.so.2)
 if [ -n "$jemalloc" ] && command -v "$CC" >/dev/null; then
 	mkdir -p "$HT_TMP/tls"
 	echo '__thread char tls_block[4096]; char *tls_get(void) { return tls_block; }' >"$HT_TMP/tls/t.c"

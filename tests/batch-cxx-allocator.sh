@@ -109,7 +109,7 @@ expect_eq "fifo: exit status" "$HT_RC" 127
 expect_eq "fifo: message" "$(cat "$HT_TMP/fifo.out.err")" \
 	"heaptop: cannot run $HT_TMP/fifo: Permission denied"
 
-TCMALLOC=$(ldconfig -p | awk '$1 == "libtcmalloc_minimal.so.4" && !f { print $NF; f = 1 }')
+TCMALLOC=$(shared_lib libtcmalloc_minimal.so.4)
 if [ -n "$TCMALLOC" ]; then
 	echo "== tcmalloc preloaded by the user"
 	expect_eq "LD_PRELOAD=tcmalloc wl_cxx sites" \

@@ -126,6 +126,13 @@ expect_true() {
 	fi
 }
 
+# shared_lib NAME: the path of shared library NAME (libjemalloc.so.2) from
+# the loader's cache, or nothing.  Reads all of ldconfig's output, so that
+# it cannot die of SIGPIPE under pipefail.
+shared_lib() {
+	ldconfig -p | awk -v n="$1" '$1 == n && !f { print $NF; f = 1 }'
+}
+
 # within NAME ESTIMATE TRUE PERCENT: a sampled estimate, |ESTIMATE - TRUE|
 # at most PERCENT% of TRUE.
 within() {
