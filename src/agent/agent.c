@@ -307,19 +307,45 @@ void agent_write_final(int status)
 		unlink(tmp);
 }
 
+/* One fork's handlers at a time: another thread's fork waits in its
+ * prepare handler for this one's to end.  A fork from a signal handler
+ * that interrupted this thread's handlers leaves everything to them. */
+static uintptr_t fork_lock;
+static __thread int in_fork_handlers __attribute__((tls_model("initial-exec")));
+
 static void fork_prepare(void)
 {
 	hooks_busy(1);
+	if (in_fork_handlers++)
+		return;
+	lock_acquire(&fork_lock);
+	/* Raised first: a hook that finds a lock taken from now on writes to
+	 * the fork log instead of waiting. */
+	forklog_begin();
 	modules_fork_prepare();
 	stacktab_lock();
 	ptrmap_lock_all();
 }
 
-static void fork_parent(void)
+/* After the fork, in the parent and (CHILD) the child. */
+static void fork_release(int child)
 {
+	if (--in_fork_handlers)
+		return;
+	hooks_fork_apply(child);
 	ptrmap_unlock_all();
 	stacktab_unlock();
-	modules_fork_parent();
+	forklog_end();
+	if (child)
+		modules_fork_child();
+	else
+		modules_fork_parent();
+	lock_release(&fork_lock);
+}
+
+static void fork_parent(void)
+{
+	fork_release(0);
 	hooks_busy(-1);
 }
 
@@ -329,9 +355,7 @@ static int process_ready;
 
 static void fork_child(void)
 {
-	ptrmap_reset_locks();
-	stacktab_reset_lock();
-	modules_fork_child();
+	fork_release(1);
 	if (!__atomic_load_n(&process_ready, __ATOMIC_ACQUIRE)) {
 		hooks_busy(-1);
 		return;
@@ -348,29 +372,27 @@ static void fork_child(void)
 }
 
 /*
- * The fork handlers take the agent's locks, which a thread that allocates
- * waits for; so they must run after every other prepare handler.  One of
- * those may wait in turn for a lock that such a thread holds while it
- * allocates (a library that locks its mutex around fork, and a thread
- * that allocates under that mutex): taken before it, the agent's locks
- * would deadlock the fork.  Prepare handlers run last registered first,
- * and a library's constructor may register its handlers before the
- * agent's constructor runs.  So the agent interposes __register_atfork,
- * which pthread_atfork calls from a program or library built against
- * glibc 2.3.2 or later, and registers its own handlers before the first
- * handler registered through it: they run after those in the parent
- * before the fork, and before them in the parent and the child after it,
- * where they release the locks.  (Not before the allocator's own: its
- * child handler must release its locks before the agent's child handler
- * allocates; it takes no lock a thread waiting in the agent holds.)
- * Handlers registered through the C library's own pthread_atfork (a weak
- * reference, or one from before 2.3.2) and the locks fork itself takes
- * after every handler are not ordered by this.
+ * The agent's fork handlers should run after every other prepare handler
+ * and before every other parent and child handler: between them the
+ * hooks write to the fork log (forklog.h) instead of the tables, and the
+ * forking thread's allocations are not recorded; others' handlers
+ * allocate outside that span, recorded as usual.  Prepare handlers run
+ * last registered first, and a library's constructor may register its
+ * handlers before the agent's constructor runs.  So the agent interposes
+ * __register_atfork, which pthread_atfork calls from a program or library
+ * built against glibc 2.3.2 or later, and registers its own handlers
+ * before the first handler registered through it.  (Not before the
+ * allocator's own: its child handler must release its locks before the
+ * agent's child handler allocates.)  Handlers registered through the C
+ * library's own pthread_atfork (a weak reference, or one from before
+ * 2.3.2) are not ordered by this; the fork log keeps them from
+ * deadlocking the fork all the same (agent-fork.sh, wl_atfork window).
  */
 extern void *__dso_handle;
 typedef int register_atfork_fn(void (*)(void), void (*)(void), void (*)(void), void *);
 static register_atfork_fn *real_register_atfork;
-static int atfork_lock, atfork_done;
+static uintptr_t atfork_lock;
+static int atfork_done;
 
 static register_atfork_fn *next_register_atfork(void)
 {

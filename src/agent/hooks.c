@@ -51,6 +51,8 @@ struct thread_state {
 			      the thread it was asked about */
 	struct walk_bufs *bufs; /* mapped at the first walk */
 	int cxx_inner_kept; /* shared.cxx_inner is in the pointer map */
+	uint32_t freed_log; /* the fork log's number + 1 of the FREE entry
+			       forget wrote last, 0: none */
 };
 
 /*
@@ -88,7 +90,7 @@ static struct {
 enum { NOT_READY, RESOLVING, RESOLVED };
 static int resolve_state;
 static int core_ready;
-static int init_lock;
+static uintptr_t init_lock;
 static int64_t live_flushed;   /* sum of the threads' flushed deltas */
 static unsigned next_stripe;
 static int sampling;           /* agent_settings.sample != 0, once known */
@@ -445,21 +447,26 @@ static void libunwind_init(void)
 	lock_release(&init_lock);
 }
 
-static __attribute__((noinline)) unsigned capture_libunwind(struct walk_bufs *b, uintptr_t *pcs)
+/* The caller's stack by libunwind into PCS: how many frames, or -1 while
+ * a fork is in progress (libunwind takes the loader's lock, and the hooks
+ * do not wait for the fork to end). */
+static __attribute__((noinline)) int capture_libunwind(struct walk_bufs *b, uintptr_t *pcs)
 {
 	libunwind_init();
-	modules_loader_enter(); /* it takes the loader's lock */
+	if (modules_loader_try() < 0)
+		return -1;
 	int n = unw_backtrace(b->unw, (int)agent_settings.depth + 16);
 	modules_loader_leave();
-	return keep_caller_frames(b->unw, n, pcs);
+	return (int)keep_caller_frames(b->unw, n, pcs);
 }
 
 /* HEAPTOP_UNWIND_CHECK: the DWARF walker's N frames against libunwind's. */
 static __attribute__((noinline)) void check_unwind(struct walk_bufs *b, unsigned n)
 {
 	uintptr_t ref[HT_MAX_DEPTH];
-	unsigned nref = capture_libunwind(b, ref);
-	unwind_check_compare(b->pcs, n, ref, nref);
+	int nref = capture_libunwind(b, ref);
+	if (nref >= 0)
+		unwind_check_compare(b->pcs, n, ref, (unsigned)nref);
 }
 
 /* The caller's stack into B->pcs, the agent's own frames dropped: by the
@@ -484,7 +491,13 @@ static inline __attribute__((always_inline)) unsigned capture(struct walk_bufs *
 		if (n >= 0)
 			return (unsigned)n;
 	}
-	return capture_libunwind(b, b->pcs);
+	int n = capture_libunwind(b, b->pcs);
+	/* A fork is in progress: the agent's own frames have frame pointers,
+	 * which give the caller at least (the rules of a hook that has not
+	 * walked before are not in the walker's cache yet). */
+	if (n < 0 && stack_bounds())
+		n = walk_frame_pointers(b->pcs);
+	return n >= 0 ? (unsigned)n : 0;
 }
 
 /*
@@ -600,6 +613,120 @@ static void filter_add(uintptr_t p, int delta)
 	}
 }
 
+static void unforget(void *p, const struct ptrmap_rec *r);
+
+/*
+ * While a fork is in progress, what the hooks would do to the tables and
+ * cannot (the fork handlers hold the locks) goes to the fork log, which
+ * the handlers apply after the fork (forklog.h).  Each of these returns
+ * -2 when the fork went on meanwhile and the caller should try the tables
+ * again (the hooks may wait for the handlers now).
+ */
+
+/* Block P with record R (of stack R->stack, or if that is
+ * STACKTAB_FORKING, PCS[0..DEPTH)): 2 logged, -1 the log is full (the
+ * block goes untracked). */
+static __attribute__((noinline, cold)) int log_alloc(uintptr_t p, const struct ptrmap_rec *r,
+						     const uintptr_t *pcs, unsigned depth)
+{
+	uint32_t num;
+	int full;
+	struct forklog_entry *e = forklog_reserve(&num, &full);
+	if (!e)
+		return full ? -1 : -2;
+	e->p = p;
+	e->size = r->size;
+	e->tag = (uint8_t)r->tag;
+	e->stack = r->stack;
+	if (r->stack == STACKTAB_FORKING) {
+		uintptr_t *at = forklog_pcs(e, depth);
+		if (at)
+			memcpy(at, pcs, depth * sizeof *pcs);
+		/* else stays at depth 0: an unknown stack */
+		e->stack = FORKLOG_NEW_STACK;
+	}
+	/* Before the block reaches the program, whose free must look it up. */
+	if (agent_settings.sample)
+		filter_add(p, 1);
+	forklog_publish(e, FORKLOG_ALLOC);
+	return 2;
+}
+
+/* Forget P (FREE) or take its record back (RETRACT): 0 logged (or the
+ * log is full: the block stays in the map until its address comes
+ * back), -2 try again. */
+static __attribute__((noinline, cold)) int log_remove(uintptr_t p, enum forklog_kind kind)
+{
+	uint32_t num;
+	int full;
+	struct forklog_entry *e = forklog_reserve(&num, &full);
+	if (!e)
+		return full ? 0 : -2;
+	e->p = p;
+	forklog_publish(e, kind);
+	if (kind == FORKLOG_FREE)
+		ts.freed_log = num + 1;
+	return 0;
+}
+
+/* realloc failed to move P, whose FREE is entry NUM: put it back. */
+static __attribute__((noinline, cold)) void log_unfree(uintptr_t p, uint32_t num)
+{
+	for (;;) {
+		uint32_t n;
+		int full;
+		struct forklog_entry *e = forklog_reserve(&n, &full);
+		if (e) {
+			e->p = p;
+			e->size = num;
+			forklog_publish(e, FORKLOG_UNFREE);
+			return;
+		}
+		if (full)
+			return;
+		if (!forklog_raised())
+			break;
+		sched_yield(); /* the handlers apply the log: the FREE too */
+	}
+	enum forklog_kind kind;
+	struct forklog_entry *f = forklog_entry(num, 0, &kind);
+	if (f && kind == FORKLOG_FREE && f->found) {
+		struct ptrmap_rec r = { f->size, f->stack, f->tag };
+		unforget((void *)p, &r);
+	}
+}
+
+/* A fork stopped putting P with R (its stack R->stack, or if that is
+ * STACKTAB_FORKING, PCS[0..DEPTH)) into the map: log it, or if the fork
+ * went on meanwhile, put it there now.  As ptrmap_insert returns, or 2:
+ * logged. */
+static __attribute__((noinline, cold)) int place_forking(uintptr_t p, struct ptrmap_rec *r,
+							 struct ptrmap_rec *old,
+							 const uintptr_t *pcs, unsigned depth)
+{
+	for (;;) {
+		int ins = log_alloc(p, r, pcs, depth);
+		if (ins != -2)
+			return ins;
+		if (r->stack == STACKTAB_FORKING)
+			r->stack = stacktab_intern(pcs, depth);
+		if (r->stack != STACKTAB_FORKING && (ins = ptrmap_insert(p, r, old)) != -2)
+			return ins;
+	}
+}
+
+/* The same for removing P (KIND: FREE or RETRACT): as ptrmap_remove
+ * returns, or 0: logged. */
+static __attribute__((noinline, cold)) int remove_forking(uintptr_t p, struct ptrmap_rec *r,
+							  enum forklog_kind kind)
+{
+	for (;;) {
+		int found = log_remove(p, kind);
+		if (found != -2 || (found = ptrmap_remove(p, r)) >= 0)
+			return found;
+	}
+}
+
 /* Record block P of SIZE bytes, sampled or not (SAMPLED: it is, whatever
  * the countdown says).  Inline in the commonest hooks (malloc, calloc,
  * realloc): a frame fewer for every walk to step through. */
@@ -630,11 +757,18 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 	unsigned depth = b ? capture(b) : 0;
 	const uintptr_t *pcs = b ? b->pcs : no_pcs;
 	struct ptrmap_rec r = { size, stacktab_intern(pcs, depth), agent_mark_tag() }, old;
-	int ins = size <= PTRMAP_MAX_SIZE ? ptrmap_insert((uintptr_t)p, &r, &old) : -1;
+	int ins = size > PTRMAP_MAX_SIZE	 ? -1
+		  : r.stack == STACKTAB_FORKING ? -2
+						: ptrmap_insert((uintptr_t)p, &r, &old);
+	if (__builtin_expect(ins == -2, 0))
+		ins = place_forking((uintptr_t)p, &r, &old, pcs, depth);
 	if (ins < 0) {
 		uint64_t bytes, blocks;
 		block_weight(size, &bytes, &blocks);
 		stacktab_untracked(stripe, bytes, blocks);
+	} else if (ins == 2) {
+		if (ts.shared.in_cxx)
+			ts.cxx_inner_kept = 1;
 	} else {
 		if (ins == 1) /* its free never reached us; forget the old block */
 			credit(stripe, &old);
@@ -702,6 +836,8 @@ static inline __attribute__((always_inline)) int forget(void *p, struct ptrmap_r
 		return 0; /* never sampled: no lookup */
 	ts.shared.busy++;
 	int found = ptrmap_remove((uintptr_t)p, r);
+	if (__builtin_expect(found < 0, 0))
+		found = remove_forking((uintptr_t)p, r, FORKLOG_FREE);
 	if (found) {
 		if (agent_settings.sample)
 			filter_add((uintptr_t)p, -1);
@@ -716,8 +852,15 @@ static void unforget(void *p, const struct ptrmap_rec *r)
 {
 	struct ptrmap_rec old;
 	ts.shared.busy++;
-	if (ptrmap_insert((uintptr_t)p, r, &old) >= 0) {
-		if (agent_settings.sample)
+	int ins = ptrmap_insert((uintptr_t)p, r, &old);
+	if (ins == -2) {
+		struct ptrmap_rec rec = *r;
+		ins = place_forking((uintptr_t)p, &rec, &old, NULL, 0);
+	}
+	if (ins == 0 || ins == 1) {
+		if (ins == 1)
+			credit(my_stripe(), &old);
+		else if (agent_settings.sample)
 			filter_add((uintptr_t)p, 1);
 		charge(my_stripe(), r);
 	}
@@ -804,14 +947,20 @@ static void *realloc_common(void *p, size_t size)
 	/* Forgetting may map counters (a failure would leave ENOMEM behind a
 	 * realloc that succeeds): errno is the allocator's alone. */
 	int saved_errno = errno;
+	ts.freed_log = 0;
 	int had = forget(p, &old);
+	uint32_t logged = ts.freed_log; /* forget wrote to the fork log */
 	errno = saved_errno;
 	void *q = NEXT(real.realloc(p, size));
 	if (q)
 		record_alloc_here(q, size);
-	else if (had && size != 0) {
+	else if ((had || logged) && size != 0) {
 		saved_errno = errno; /* the allocator's ENOMEM */
-		unforget(p, &old); /* failed: the old block is still live */
+		/* failed: the old block is still live */
+		if (had)
+			unforget(p, &old);
+		else
+			log_unfree((uintptr_t)p, logged - 1);
 		errno = saved_errno;
 	}
 	return q;
@@ -997,19 +1146,27 @@ EXPORT void __heaptop_busy(int delta)
 	ts.shared.busy += delta;
 }
 
+/* Take back block P's record R, removed from the map, as if never made. */
+static void unrecord(uintptr_t p, const struct ptrmap_rec *r)
+{
+	if (agent_settings.sample)
+		filter_add(p, -1);
+	uint64_t bytes, blocks;
+	block_weight(r->size, &bytes, &blocks);
+	stacktab_charge(my_stripe(), r->stack, -bytes, -blocks, born_slot(r->tag));
+	live_change(-(int64_t)bytes);
+}
+
 /* Take back block P's record entirely, as if never made. */
 static void retract(void *p)
 {
 	struct ptrmap_rec r;
 	ts.shared.busy++;
-	if (ptrmap_remove((uintptr_t)p, &r)) {
-		if (agent_settings.sample)
-			filter_add((uintptr_t)p, -1);
-		uint64_t bytes, blocks;
-		block_weight(r.size, &bytes, &blocks);
-		stacktab_charge(my_stripe(), r.stack, -bytes, -blocks, born_slot(r.tag));
-		live_change(-(int64_t)bytes);
-	}
+	int found = ptrmap_remove((uintptr_t)p, &r);
+	if (found < 0)
+		found = remove_forking((uintptr_t)p, &r, FORKLOG_RETRACT);
+	if (found)
+		unrecord((uintptr_t)p, &r);
 	ts.shared.busy--;
 }
 
@@ -1070,6 +1227,73 @@ EXPORT void __heaptop_cxx_loaded(const void *code)
 	ts.shared.busy++;
 	modules_cxx_loaded((uintptr_t)code);
 	ts.shared.busy--;
+}
+
+/* Entry E, an ALLOC, into the tables. */
+static void apply_alloc(const struct forklog_entry *e, unsigned stripe)
+{
+	struct ptrmap_rec r = { e->size, e->stack, e->tag }, old;
+	if (e->stack == FORKLOG_NEW_STACK)
+		r.stack = stacktab_intern_held(forklog_entry_pcs(e), e->depth);
+	int ins = ptrmap_insert_held(e->p, &r, &old);
+	if (ins < 0) {
+		uint64_t bytes, blocks;
+		block_weight(r.size, &bytes, &blocks);
+		stacktab_untracked(stripe, bytes, blocks);
+	} else {
+		if (ins == 1)
+			credit(stripe, &old);
+		charge(stripe, &r);
+	}
+	/* The hook counted it in the sampling filter already. */
+	if (ins != 0 && agent_settings.sample)
+		filter_add(e->p, -1);
+}
+
+void hooks_fork_apply(int child)
+{
+	uint32_t n = forklog_stop();
+	unsigned stripe = my_stripe();
+	for (uint32_t i = 0; i < n; i++) {
+		enum forklog_kind kind;
+		/* The child has none of the other threads: what they had not
+		 * finished writing is lost with them. */
+		struct forklog_entry *e = forklog_entry(i, !child, &kind), *f;
+		struct ptrmap_rec r;
+		if (!e)
+			continue;
+		switch (kind) {
+		case FORKLOG_ALLOC:
+			apply_alloc(e, stripe);
+			break;
+		case FORKLOG_FREE:
+			if (ptrmap_remove_held(e->p, &r) == 1) {
+				if (agent_settings.sample)
+					filter_add(e->p, -1);
+				credit(stripe, &r);
+				/* For an UNFREE after it. */
+				e->size = r.size;
+				e->stack = r.stack;
+				e->tag = (uint8_t)r.tag;
+				e->found = 1;
+			}
+			break;
+		case FORKLOG_RETRACT:
+			if (ptrmap_remove_held(e->p, &r) == 1)
+				unrecord(e->p, &r);
+			break;
+		case FORKLOG_UNFREE:
+			f = e->size < i ? forklog_entry((uint32_t)e->size, 0, &kind) : NULL;
+			if (f && kind == FORKLOG_FREE && f->found) {
+				struct forklog_entry back = *f;
+				back.p = e->p;
+				apply_alloc(&back, stripe);
+				if (agent_settings.sample)
+					filter_add(e->p, 1);
+			}
+			break;
+		}
+	}
 }
 
 __attribute__((constructor)) static void hooks_init(void)

@@ -8,6 +8,11 @@
  * thread's allocations pass through untraced. */
 void hooks_busy(int delta);
 
+/* The fork handlers, between taking the agent's locks and releasing
+ * them: apply what the hooks wrote to the fork log (forklog.h); in the
+ * CHILD only the entries written before the fork. */
+void hooks_fork_apply(int child);
+
 /* Called by libheaptop-cxx.so (found with dlsym), see hooks.c. */
 void __heaptop_alloc(void *p, size_t size);
 void __heaptop_free(void *p);

@@ -18,17 +18,33 @@ static int loader_users;   /* the agent's threads in the gate */
 static int loader_forking; /* the gate is closed */
 static __thread int loader_mine __attribute__((tls_model("initial-exec")));
 
-void modules_loader_enter(void)
+/* Enter the gate: 0, or -1 when GATED and a fork is in progress (a hook
+ * must not wait for it). */
+static int loader_enter(int gated)
 {
 	for (;;) {
-		while (__atomic_load_n(&loader_forking, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&loader_forking, __ATOMIC_ACQUIRE)) {
+			if (gated && forklog_forking())
+				return -1;
 			sched_yield();
+		}
 		__atomic_add_fetch(&loader_users, 1, __ATOMIC_SEQ_CST);
 		if (!__atomic_load_n(&loader_forking, __ATOMIC_SEQ_CST))
 			break;
 		__atomic_sub_fetch(&loader_users, 1, __ATOMIC_SEQ_CST);
 	}
 	loader_mine++;
+	return 0;
+}
+
+void modules_loader_enter(void)
+{
+	loader_enter(0);
+}
+
+int modules_loader_try(void)
+{
+	return loader_enter(1);
 }
 
 void modules_loader_leave(void)
@@ -43,6 +59,15 @@ int modules_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data
 	int r = dl_iterate_phdr(cb, data);
 	modules_loader_leave();
 	return r;
+}
+
+int modules_iterate_gated(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+	if (modules_loader_try() < 0)
+		return -1;
+	dl_iterate_phdr(cb, data);
+	modules_loader_leave();
+	return 0;
 }
 
 void modules_fork_prepare(void)
@@ -254,7 +279,7 @@ static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 static struct retired_module *retired; /* RETIRED_MAX entries, mapped on first use */
 static unsigned nretired;       /* published entries */
-static int retired_lock;        /* between writers */
+static uintptr_t retired_lock;       /* between writers */
 
 struct find_base {
 	uintptr_t bias;
@@ -293,7 +318,8 @@ int modules_closing(void *handle, struct retired_module *m)
 	if (!handle || !lm->l_name || !lm->l_name[0])
 		return 0;
 	struct find_base f = { lm->l_addr, m, 0 };
-	modules_iterate(find_base_cb, &f);
+	/* A fork in progress: the module is not remembered. */
+	modules_iterate_gated(find_base_cb, &f);
 	return f.found;
 }
 
@@ -305,9 +331,8 @@ static int overlaps(uint64_t lo1, uint64_t hi1, uint64_t lo2, uint64_t hi2)
 void modules_closed(const struct retired_module *r)
 {
 	struct find_base f = { r->bias, NULL, 0 };
-	modules_iterate(find_base_cb, &f);
-	if (f.found)
-		return; /* still loaded: another handle holds it */
+	if (modules_iterate_gated(find_base_cb, &f) < 0 || f.found)
+		return; /* still loaded (another handle holds it), or a fork */
 	lock_acquire(&retired_lock);
 	unsigned n = __atomic_load_n(&nretired, __ATOMIC_RELAXED);
 	int known = 0;

@@ -34,8 +34,14 @@ int modules_new_unseen(void);
  */
 void modules_loader_enter(void);
 void modules_loader_leave(void);
+/* For the hooks, which must not wait for a fork (forklog.h): enter the
+ * gate (0), or not, while a fork is in progress (-1). */
+int modules_loader_try(void);
 /* dl_iterate_phdr through the gate. */
 int modules_iterate(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
+/* The same for the hooks: -1, without calling it, while a fork is in
+ * progress. */
+int modules_iterate_gated(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data);
 /* pthread_atfork: close the gate and wait for the agent's calls in it to
  * end; open it again. */
 void modules_fork_prepare(void);

@@ -73,13 +73,19 @@ static uint64_t with_dist(uint64_t key, uint32_t d)
 }
 
 struct shard {
-	int lock;
+	uintptr_t lock;
 	uint32_t slots; /* capacity; any number, indexes come from fastrange */
 	uint32_t used;
 	struct entry *table;
 } __attribute__((aligned(64)));
 
 static struct shard shards[SHARDS];
+/* The shards whose locks the fork handlers hold: all but one the thread
+ * held already when a signal handler forked. */
+static uint8_t fork_held[SHARDS];
+
+/* How insert and remove take the shard's lock. */
+enum { GATED, HELD };
 
 /* Where a block's entry goes keeps some of the address order: each chunk
  * of addresses (1 KiB) is hashed to a shard and a home slot there, and the
@@ -209,7 +215,7 @@ static void place(struct entry *t, uint32_t slots, uint64_t key, uint64_t val)
  * about a twentieth of the map.
  */
 #define SPARES 4
-static int spare_lock;
+static uintptr_t spare_lock;
 static struct {
 	struct entry *t;
 	size_t bytes;
@@ -219,6 +225,10 @@ static struct entry *table_map(size_t bytes)
 {
 	struct entry *t = NULL;
 	size_t have = 0;
+	/* A fork handler in a signal handler that interrupted this thread's
+	 * growth of another shard: no spares. */
+	if (lock_mine(&spare_lock))
+		return mem_map(bytes);
 	lock_acquire(&spare_lock);
 	int best = -1;
 	for (int i = 0; i < SPARES; i++)
@@ -247,6 +257,10 @@ static void table_unmap(struct entry *t, size_t bytes)
 {
 	if (!t)
 		return;
+	if (lock_mine(&spare_lock)) { /* as in table_map */
+		mem_unmap(t, bytes);
+		return;
+	}
 	lock_acquire(&spare_lock);
 	int least = 0; /* an empty place, else the smallest spare */
 	for (int i = 1; i < SPARES && spares[least].t; i++)
@@ -303,7 +317,8 @@ static void unpack(const struct entry *e, struct ptrmap_rec *r)
 }
 
 static inline __attribute__((always_inline)) int insert(uintptr_t p, const struct ptrmap_rec *r,
-							  struct ptrmap_rec *old, unsigned rb)
+							  struct ptrmap_rec *old, unsigned rb,
+							  int how)
 {
 	uint64_t h = mix(p, rb);
 	uint64_t key = (uint64_t)p | (uint64_t)(r->tag & 0xff) << 56;
@@ -314,7 +329,8 @@ static inline __attribute__((always_inline)) int insert(uintptr_t p, const struc
 
 	if (p > ADDR_MASK)
 		return -1; /* not a user-space address of 4-level paging */
-	lock_acquire(&s->lock);
+	if (how == HELD ? !fork_held[s - shards] : lock_acquire_gated(&s->lock) < 0)
+		return -2;
 	if (s->slots && probe(s->table, s->slots, p, h, &at, &d, rb)) {
 		unpack(&s->table[at], old);
 		s->table[at].key = key | (s->table[at].key & DIST_MASK);
@@ -330,13 +346,19 @@ static inline __attribute__((always_inline)) int insert(uintptr_t p, const struc
 	} else {
 		ret = -1; /* full and cannot grow: leave one slot empty */
 	}
-	lock_release(&s->lock);
+	if (how == GATED)
+		lock_release(&s->lock);
 	return ret;
 }
 
 int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old)
 {
-	return run_bits == 4 ? insert(p, r, old, 4) : insert(p, r, old, 6);
+	return run_bits == 4 ? insert(p, r, old, 4, GATED) : insert(p, r, old, 6, GATED);
+}
+
+int ptrmap_insert_held(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old)
+{
+	return insert(p, r, old, run_bits, HELD);
 }
 
 static inline __attribute__((always_inline)) void prefetch(uintptr_t p, unsigned rb)
@@ -362,7 +384,7 @@ void ptrmap_prefetch(uintptr_t p)
 }
 
 static inline __attribute__((always_inline)) int remove_entry(uintptr_t p, struct ptrmap_rec *r,
-								unsigned rb)
+								unsigned rb, int how)
 {
 	uint64_t h = mix(p, rb);
 	struct shard *s = shard_of(p, h);
@@ -370,9 +392,11 @@ static inline __attribute__((always_inline)) int remove_entry(uintptr_t p, struc
 
 	if (p > ADDR_MASK)
 		return 0; /* never inserted */
-	lock_acquire(&s->lock);
+	if (how == HELD ? !fork_held[s - shards] : lock_acquire_gated(&s->lock) < 0)
+		return -1;
 	if (!s->slots || !probe(s->table, s->slots, p, h, &i, &d, rb)) {
-		lock_release(&s->lock);
+		if (how == GATED)
+			lock_release(&s->lock);
 		return 0;
 	}
 	unpack(&s->table[i], r);
@@ -388,30 +412,37 @@ static inline __attribute__((always_inline)) int remove_entry(uintptr_t p, struc
 	t[i].key = 0;
 	t[i].val = 0;
 	s->used--;
-	lock_release(&s->lock);
+	if (how == GATED)
+		lock_release(&s->lock);
 	return 1;
 }
 
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r)
 {
-	return run_bits == 4 ? remove_entry(p, r, 4) : remove_entry(p, r, 6);
+	return run_bits == 4 ? remove_entry(p, r, 4, GATED) : remove_entry(p, r, 6, GATED);
+}
+
+int ptrmap_remove_held(uintptr_t p, struct ptrmap_rec *r)
+{
+	return remove_entry(p, r, run_bits, HELD);
 }
 
 void ptrmap_lock_all(void)
 {
-	for (unsigned i = 0; i < SHARDS; i++)
-		lock_acquire(&shards[i].lock);
+	for (unsigned i = 0; i < SHARDS; i++) {
+		/* This thread's own, in a signal handler: its holder, the
+		 * code interrupted, goes on after the handler returns. */
+		fork_held[i] = !lock_mine(&shards[i].lock);
+		if (fork_held[i])
+			lock_acquire(&shards[i].lock);
+	}
 }
 
 void ptrmap_unlock_all(void)
 {
 	for (unsigned i = 0; i < SHARDS; i++)
-		lock_release(&shards[i].lock);
-}
-
-void ptrmap_reset_locks(void)
-{
-	for (unsigned i = 0; i < SHARDS; i++)
-		shards[i].lock = 0;
-	spare_lock = 0; /* only ever taken under a shard lock: free here */
+		if (fork_held[i]) {
+			fork_held[i] = 0;
+			lock_release(&shards[i].lock);
+		}
 }

@@ -29,21 +29,27 @@ struct ptrmap_rec {
 
 /* Record P with R.  Returns 0, or -1 when the table could not grow (the
  * block stays untracked).  If P was already present (a free the agent
- * never saw), *OLD gets its record and 1 is returned. */
+ * never saw), *OLD gets its record and 1 is returned.  -2, with nothing
+ * done, when a fork is in progress and the shard's lock is taken (the
+ * fork handlers may hold it: forklog.h). */
 int ptrmap_insert(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old);
 /* Start loading the table line where P's entry would go, so that the cache
  * miss overlaps other work (the stack walk) before ptrmap_insert. */
 void ptrmap_prefetch(uintptr_t p);
-/* Remove P; 1 with its record in *R, 0 when P is not tracked. */
+/* Remove P; 1 with its record in *R, 0 when P is not tracked, -1 as
+ * ptrmap_insert's -2. */
 int ptrmap_remove(uintptr_t p, struct ptrmap_rec *r);
+/* The same for the fork handlers between ptrmap_lock_all and
+ * ptrmap_unlock_all: -2 and -1 for a shard whose lock they do not hold. */
+int ptrmap_insert_held(uintptr_t p, const struct ptrmap_rec *r, struct ptrmap_rec *old);
+int ptrmap_remove_held(uintptr_t p, struct ptrmap_rec *r);
 /* The allocator packs small blocks densely (slabs of 16- or 8-byte
  * blocks): give the map's runs of neighbouring addresses a fitting length.
  * Only before the first insert: 1 when the short runs are in use. */
 int ptrmap_dense(void);
-/* Take every shard lock (before fork) and release them (after). */
+/* Take every shard lock (before fork: but those this thread holds, in a
+ * signal handler) and release them (after, in the parent and the child). */
 void ptrmap_lock_all(void);
 void ptrmap_unlock_all(void);
-/* Release every shard lock without owning them: the child after fork. */
-void ptrmap_reset_locks(void);
 
 #endif

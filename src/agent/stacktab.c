@@ -39,7 +39,8 @@ struct untracked_stripe {
 } __attribute__((aligned(64)));
 
 static uint32_t max_ids = 1u << 20;
-static int insert_lock;
+static uintptr_t insert_lock;
+static int fork_held; /* the fork handlers hold insert_lock */
 static uint32_t count = 1;           /* ids handed out; id 0 exists from the start */
 static struct record *records[MAX_CHUNKS];
 static struct index *index_now;
@@ -60,7 +61,8 @@ void stacktab_configure(uint32_t max_stacks)
 
 /* Four independent multiply-add chains, so the CPU overlaps them: a stack
  * is hashed in about the time of a quarter of its frames. */
-static uint32_t hash_pcs(const uintptr_t *pcs, unsigned depth)
+static inline __attribute__((always_inline)) uint32_t hash_pcs(const uintptr_t *pcs,
+							      unsigned depth)
 {
 	const uint64_t k = UINT64_C(0x9E3779B97F4A7C15);
 	uint64_t a = depth, b = k, c = k << 1, d = k << 2;
@@ -205,12 +207,22 @@ uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth)
 		 * thread's last one, which it mostly shares its outer ones
 		 * with (a stack is never its own base: ids only grow). */
 		unsigned shared = last ? common_outer(last, pcs, depth) : 0;
-		lock_acquire(&insert_lock);
+		if (lock_acquire_gated(&insert_lock) < 0)
+			return STACKTAB_FORKING;
 		id = insert(hash, pcs, depth, shared ? last : 0, shared);
 		lock_release(&insert_lock);
 	}
 	last_id = id;
 	return id;
+}
+
+uint32_t stacktab_intern_held(const uintptr_t *pcs, unsigned depth)
+{
+	if (!fork_held)
+		return STACKTAB_OVERFLOW;
+	uint32_t hash = hash_pcs(pcs, depth);
+	uint32_t id = probe(index_now, hash, pcs, depth);
+	return id ? id : insert(hash, pcs, depth, 0, 0);
 }
 
 uint32_t stacktab_count(void)
@@ -394,15 +406,17 @@ void stacktab_read_untracked(struct untracked_counts *out)
 
 void stacktab_lock(void)
 {
-	lock_acquire(&insert_lock);
+	/* Not when this thread holds it, in a signal handler: the code
+	 * interrupted goes on after the handler returns. */
+	fork_held = !lock_mine(&insert_lock);
+	if (fork_held)
+		lock_acquire(&insert_lock);
 }
 
 void stacktab_unlock(void)
 {
-	lock_release(&insert_lock);
-}
-
-void stacktab_reset_lock(void)
-{
-	insert_lock = 0;
+	if (fork_held) {
+		fork_held = 0;
+		lock_release(&insert_lock);
+	}
 }

@@ -17,13 +17,18 @@
 #include <stdint.h>
 
 #define STACKTAB_OVERFLOW 0 /* the id of allocations whose stack was not stored */
+#define STACKTAB_FORKING UINT32_MAX /* not an id: see stacktab_intern */
 #define STACKTAB_STRIPES 16
 
 /* Set the capacity (ids 0..max-1); call before the first stacktab_intern. */
 void stacktab_configure(uint32_t max_stacks);
 /* The id of the stack PCS[0..DEPTH), interning it if new; the overflow id
- * when the table is full or cannot grow. */
+ * when the table is full or cannot grow; STACKTAB_FORKING when it is new
+ * and a fork is in progress (forklog.h). */
 uint32_t stacktab_intern(const uintptr_t *pcs, unsigned depth);
+/* The same for the fork handlers between stacktab_lock and
+ * stacktab_unlock (the overflow id when they could not take the lock). */
+uint32_t stacktab_intern_held(const uintptr_t *pcs, unsigned depth);
 /* Number of ids handed out, the overflow id included (acquire: every id
  * below it is readable). */
 uint32_t stacktab_count(void);
@@ -64,9 +69,9 @@ void stacktab_untracked(unsigned stripe, uint64_t size, uint64_t blocks);
 /* Sum the untracked stripes. */
 void stacktab_read_untracked(struct untracked_counts *out);
 
-/* Take and release the insert lock around fork; reset it in the child. */
+/* Take and release the insert lock around fork (in the parent and the
+ * child; not when this thread holds it already, in a signal handler). */
 void stacktab_lock(void);
 void stacktab_unlock(void);
-void stacktab_reset_lock(void);
 
 #endif

@@ -64,6 +64,9 @@
 #define R_OFF_SHIFT 5         /* 16 bits: off / 8 */
 #define R_OFF_MAX (0xffff * 8)
 #define R_K_SHIFT 21          /* 8 bits, signed: k / 8 */
+#define R_CUT 0x20000000u     /* not known, and a fork in progress keeps the
+				 hooks from asking the loader: the stack ends
+				 here this time (never cached) */
 
 static uint64_t *cache;
 /* dlpi_subs (objects unloaded so far) + 1 when the cache was last checked
@@ -661,7 +664,8 @@ static int miss_cb(struct dl_phdr_info *info, size_t size, void *data)
 static __attribute__((noinline)) uint32_t rule_miss(uintptr_t pc)
 {
 	struct miss m = { pc, 0, 1 };
-	modules_iterate(miss_cb, &m);
+	if (modules_iterate_gated(miss_cb, &m) < 0)
+		return R_VALID | R_CUT;
 	if (m.rule)
 		return m.rule;
 	/* A pc in no object (JIT code): "unknown" is cached too, outside the
@@ -737,7 +741,7 @@ size_t unwind_logs_size(void)
 	return sizeof(struct unwind_logs);
 }
 
-enum { STEP_OK, STEP_END, STEP_ZERO, STEP_FAIL };
+enum { STEP_OK, STEP_END, STEP_ZERO, STEP_FAIL, STEP_CUT };
 
 /*
  * One frame up: F gets the caller's state and what was read, R the
@@ -751,8 +755,8 @@ static inline __attribute__((always_inline)) int step(const uint64_t *c, struct 
 						      uintptr_t hi, struct frame *f)
 {
 	uint32_t rule = rule_at(c, r->pc);
-	if (__builtin_expect(rule & (R_OUTERMOST | R_UNKNOWN), 0))
-		return rule & R_UNKNOWN ? STEP_FAIL : STEP_END;
+	if (__builtin_expect(rule & (R_OUTERMOST | R_UNKNOWN | R_CUT), 0))
+		return rule & R_UNKNOWN ? STEP_FAIL : rule & R_CUT ? STEP_CUT : STEP_END;
 	uintptr_t off = (uintptr_t)(rule >> R_OFF_SHIFT & 0xffff) * 8, cfa;
 	f->bp_at = 0;
 	f->cfa_bp = r->bp;
@@ -885,8 +889,9 @@ int unwind_dwarf(void *state, uintptr_t *pcs, unsigned max, uintptr_t lo, uintpt
 			if (s == STEP_FAIL)
 				return -1;
 			/* Only an undefined return address is known to be the
-			 * end: a 0 read from the stack may not be there next time. */
-			more = s == STEP_ZERO;
+			 * end: a 0 read from the stack may not be there next
+			 * time, and a cut one goes on. */
+			more = s == STEP_ZERO || s == STEP_CUT;
 			break;
 		}
 	}

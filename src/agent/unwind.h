@@ -15,7 +15,8 @@ size_t unwind_logs_size(void);
  * frames dropped, at most MAX of them; every read stays in [LO, HI), the
  * thread's stack; STATE is the thread's walk state.  Returns how many, or
  * -1 when a frame's rule is unknown or a read would leave the stack (use
- * libunwind for this stack). */
+ * libunwind for this stack).  While a fork is in progress a frame whose
+ * rule is not in the cache yet ends the stack. */
 int unwind_dwarf(void *state, uintptr_t *pcs, unsigned max, uintptr_t lo, uintptr_t hi);
 /* HEAPTOP_UNWIND_CHECK: count one capture that fell back, or that did not
  * and was compared with libunwind's (N and REF its frames and libunwind's).

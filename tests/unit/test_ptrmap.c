@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/forklog.h"
 #include "agent/mem.h"
 #include "agent/ptrmap.h"
 
@@ -252,8 +253,8 @@ START_TEST(test_threads)
 }
 END_TEST
 
-/* What a fork does: every lock taken, a child that resets them and goes on
- * using the map, a parent that releases them. */
+/* What a fork does: every lock taken, a child that releases them and goes
+ * on using the map, a parent that releases them. */
 START_TEST(test_fork)
 {
 	struct ref r;
@@ -264,7 +265,7 @@ START_TEST(test_fork)
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		ptrmap_reset_locks();
+		ptrmap_unlock_all();
 		size_t bad = churn(&r, 400000, 11) + drain(&r);
 		_exit(bad ? 1 : 0);
 	}
@@ -276,6 +277,46 @@ START_TEST(test_fork)
 		ck_assert(step(&r, rng_next(&seed) % r.n, &seed));
 	ck_assert_uint_eq(drain(&r), 0);
 	pool_free(&r);
+}
+END_TEST
+
+/* A thread that meets a shard's lock taken while a fork is in progress
+ * (its handlers hold every lock) is told so at once instead of waiting;
+ * the handlers change the map through the _held calls. */
+static void *gated_calls(void *arg)
+{
+	int *got = arg;
+	struct ptrmap_rec r = { 10, 3, 0 }, old;
+	got[0] = ptrmap_insert(0x7f0000001000, &r, &old);
+	got[1] = ptrmap_remove(0x7f0000002000, &old);
+	return NULL;
+}
+
+START_TEST(test_fork_gate)
+{
+	struct ptrmap_rec r = { 20, 4, 1 }, old;
+	ck_assert_int_eq(ptrmap_insert(0x7f0000002000, &r, &old), 0);
+	ptrmap_lock_all();
+	forklog_begin();
+	int got[2] = { 7, 7 };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, gated_calls, got), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(got[0], -2);
+	ck_assert_int_eq(got[1], -1);
+	ck_assert_uint_eq(forklog_stop(), 0);
+	ck_assert_int_eq(ptrmap_insert_held(0x7f0000001000, &r, &old), 0);
+	ck_assert_int_eq(ptrmap_remove_held(0x7f0000002000, &old), 1);
+	ck_assert_uint_eq(old.size, 20);
+	ptrmap_unlock_all();
+	forklog_end();
+	/* Gate open: the calls take the locks again. */
+	ck_assert_int_eq(pthread_create(&t, NULL, gated_calls, got), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(got[0], 1); /* the handlers' insert is there */
+	ck_assert_int_eq(got[1], 0);
+	ck_assert_int_eq(ptrmap_remove(0x7f0000001000, &old), 1);
+	ck_assert_uint_eq(old.size, 10);
 }
 END_TEST
 
@@ -423,6 +464,7 @@ static Suite *ptrmap_suite(void)
 	tcase_add_test(tc, test_random);
 	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_fork_gate);
 	tcase_add_test(tc, test_dense);
 	tcase_add_test(tc, test_dense_layout);
 	tcase_add_test(tc, test_packed);
