@@ -78,6 +78,60 @@ run_traced HEAPTOP_FINAL= "$HT_WORKLOADS/wl_atfork" >"$HT_TMP/atfork.txt" || rc=
 expect_eq "wl_atfork: 200 forks, a thread allocating under the library's mutex" \
 	"$rc $(cat "$HT_TMP/atfork.txt")" "0 forks=200"
 
+# Allocations made while a fork is in progress.  The agent's fork handlers
+# hold its locks from its prepare handler to its parent and child
+# handlers; a hook must not wait for them, as the fork may wait for a lock
+# the allocating thread holds.  Each of these hung every run before the
+# fork log (the watchdog or alarm ends a hung run).
+#
+# A handler registered through glibc's own pthread_atfork (as tcmalloc
+# does: the agent cannot put its own after it) waits inside the fork
+# while another thread allocates, frees, moves blocks with realloc and
+# fails a realloc: every call goes through the fork log, and the numbers
+# are exact in the parent and the child.
+rc=0
+run_traced "$HT_WORKLOADS/wl_atfork" window >"$HT_TMP/window.txt" || rc=$?
+expect_eq "wl_atfork window: exit status" "$rc" 0
+wparent=$RUN_PID
+wchild=$(kv_field child <"$HT_TMP/window.txt")
+for who in parent child; do
+	pid=$wparent
+	[ "$who" = parent ] || pid=$wchild
+	snap_final "$pid" "$HT_TMP/window-$who.txt"
+	expect_eq "window, $who: site_before_window (2 of 5 freed in the fork)" \
+		"$(site_live site_before_window "$HT_TMP/window-$who.txt")" 1500/3
+	expect_eq "window, $who: site_in_window (made in the fork)" \
+		"$(site_live site_in_window "$HT_TMP/window-$who.txt")" 10000/6
+	expect_eq "window, $who: untracked blocks" \
+		"$(globals_field untracked_blocks "$HT_TMP/window-$who.txt")" 0
+done
+
+# A thread in getline (which allocates holding its stream's lock), one in
+# fflush(NULL) (holding the stream list lock, which fork takes after the
+# handlers, while it waits for that stream's), one registering fork
+# handlers, and two churning threads with a ring of blocks each, while
+# main forks 200 times: exact at the end; sampled, it ends too.
+rc=0
+run_traced "$wl" gate >"$HT_TMP/gate.txt" || rc=$?
+expect_eq "wl_fork gate: exit status, forks" "$rc $(cat "$HT_TMP/gate.txt")" "0 forks=200"
+snap_final "$RUN_PID" "$HT_TMP/gate-final.txt"
+expect_eq "gate: site_gate_ring" "$(site_live site_gate_ring "$HT_TMP/gate-final.txt")" 12800/128
+expect_eq "gate: site_gate_churn" "$(site_live site_gate_churn "$HT_TMP/gate-final.txt")" 0/0
+expect_eq "gate: untracked blocks" "$(globals_field untracked_blocks "$HT_TMP/gate-final.txt")" 0
+rc=0
+run_traced HEAPTOP_SAMPLE=65536 "$wl" gate >"$HT_TMP/gate-sampled.txt" || rc=$?
+expect_eq "wl_fork gate, sampled: exit status, forks" \
+	"$rc $(cat "$HT_TMP/gate-sampled.txt")" "0 forks=200"
+
+# fork from a signal handler, which mostly interrupts the agent's own
+# hooks holding one of its locks: the prepare handler must not wait for
+# it (the interrupted code goes on when the handler returns).
+rc=0
+run_traced "$wl" signal >"$HT_TMP/signal.txt" || rc=$?
+expect_eq "wl_fork signal: exit status, forks" "$rc $(cat "$HT_TMP/signal.txt")" "0 forks=300"
+snap_final "$RUN_PID" "$HT_TMP/signal-final.txt"
+expect_eq "signal: site_signal_ring" "$(site_live site_signal_ring "$HT_TMP/signal-final.txt")" 6400/64
+
 # The allocator's own fork handlers (jemalloc registers them at its first
 # malloc) keep their place before the agent's: in the child its handler
 # releases its locks before the agent's starts a thread, which allocates

@@ -9,10 +9,28 @@
  *
  *   wl_atfork    prints "forks=N" and exits 0; a fork that hangs is
  *                ended by alarm(2) (exit by SIGALRM)
+ *
+ *   wl_atfork window
+ *     One fork, inside which (after the agent's prepare handler: see
+ *     wl_atfork_compat.c) main waits while another thread allocates and
+ *     frees, so that each of its calls finds the agent's locks held by
+ *     the fork.  Main reaps the child (which exits 0 at once) and exits 0,
+ *     printing "child=C".  Live at exit, in the parent and the child:
+ *       site_before_window  1500 B, 3   (5 x 500 before the fork, 2 of
+ *                                        them freed inside it)
+ *       site_in_window     10000 B, 6   (10 x 1000 inside, on a stack
+ *                                        new there; 4 freed, 2 moved by
+ *                                        realloc to 3000 bytes, and a
+ *                                        realloc that fails keeps its
+ *                                        block)
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,9 +54,69 @@ WL_SITE static void *site_locked_alloc(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void *before[5], *inside[10];
+static atomic_int window_go, window_done;
+static volatile size_t too_big = (size_t)PTRDIFF_MAX + 1;
+
+WL_SITE static void site_before_window(void)
+{
+	for (int i = 0; i < 5; i++)
+		WL_CHECK((before[i] = malloc(500)) != NULL);
+}
+
+WL_SITE static void site_in_window(void)
+{
+	for (int i = 0; i < 10; i++)
+		WL_CHECK((inside[i] = malloc(1000)) != NULL);
+	for (int i = 0; i < 4; i++)
+		free(inside[i]);
+	for (int i = 4; i < 6; i++)
+		WL_CHECK((inside[i] = realloc(inside[i], 3000)) != NULL);
+	WL_CHECK(realloc(inside[6], too_big) == NULL);
+}
+
+static void *window_thread(void *arg)
+{
+	while (!atomic_load(&window_go))
+		sched_yield();
+	free(before[0]);
+	free(before[1]);
+	site_in_window();
+	atomic_store(&window_done, 1);
+	return arg;
+}
+
+/* Inside the fork, on the forking thread. */
+static void in_window(void)
+{
+	atomic_store(&window_go, 1);
+	while (!atomic_load(&window_done))
+		sched_yield();
+}
+
+static int mode_window(void)
+{
+	pthread_t t;
+	site_before_window();
+	WL_CHECK(pthread_create(&t, NULL, window_thread, NULL) == 0);
+	wl_atfork_window(in_window);
+	pid_t c = fork();
+	WL_CHECK(c >= 0);
+	if (c == 0)
+		_exit(0);
+	wl_atfork_window(NULL);
+	int status;
+	WL_CHECK(waitpid(c, &status, 0) == c && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	WL_CHECK(pthread_join(t, NULL) == 0);
+	wl_say("child=%ld", (long)c);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	wl_watchdog(20); /* 200 forks take about a second */
+	if (argc == 2 && strcmp(argv[1], "window") == 0)
+		return mode_window();
 	pthread_t t;
 	WL_CHECK(pthread_create(&t, NULL, site_locked_alloc, NULL) == 0);
 	int n = 0;

@@ -31,14 +31,39 @@
  *     lock held by one of the threads never gets it: killed by the alarm.
  *     Prints "children=N hung=H"; exits 1 when H > 0.
  *
+ *   wl_fork gate
+ *     Forks taken while other threads allocate in ways that each hung
+ *     under an agent whose hooks waited for its fork handlers: a thread
+ *     reads lines with getline, which allocates holding the stream's
+ *     lock, while another runs fflush(NULL), which holds the stream list
+ *     lock (fork takes it after the handlers) waiting for the stream's;
+ *     a thread registers fork handlers (glibc's list grows under the
+ *     lock fork takes between handlers); and two threads churn: each
+ *     keeps a ring of GATE_RING blocks of 100 bytes live at
+ *     site_gate_ring, replacing one per round, and moves a block through
+ *     realloc at site_gate_churn and frees it, along call paths that keep
+ *     making new stacks.  Main forks GATE_CHILDREN children meanwhile,
+ *     each exiting at once, stops the threads and prints "forks=N".
+ *     Live at exit: site_gate_ring 2 x GATE_RING blocks, 100 bytes each;
+ *     site_gate_churn nothing.
+ *
+ *   wl_fork signal
+ *     One thread allocates (a ring of GATE_RING blocks of 100 bytes at
+ *     site_signal_ring, one replaced per round) while a profiling timer's
+ *     signal handler forks SIGNAL_CHILDREN children, each exiting at once
+ *     (fork is async-signal-safe): mostly inside the agent's own hooks.
+ *     Prints "forks=N"; live at exit: site_signal_ring GATE_RING blocks.
+ *
  * The program exits 1 if a child did not exit 0.
  */
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -240,6 +265,172 @@ static int mode_loader(void)
 	return hung ? 1 : 0;
 }
 
+#define GATE_CHILDREN 200
+#define GATE_RING 64
+#define SIGNAL_CHILDREN 300
+
+static atomic_int stop_gate;
+static char lines[1 << 16];
+
+static void *gate_reader(void *arg)
+{
+	FILE *f = fmemopen(lines, sizeof lines - 1, "r");
+	WL_CHECK(f != NULL);
+	while (!atomic_load(&stop_gate)) {
+		char *line = NULL;
+		size_t n = 0;
+		rewind(f);
+		while (getline(&line, &n, f) > 0)
+			;
+		free(line);
+	}
+	fclose(f);
+	return arg;
+}
+
+static void *gate_flusher(void *arg)
+{
+	while (!atomic_load(&stop_gate))
+		fflush(NULL);
+	return arg;
+}
+
+static void nothing(void)
+{
+}
+
+static void *gate_registrar(void *arg)
+{
+	for (int i = 0; i < 2000 && !atomic_load(&stop_gate); i++)
+		WL_CHECK(pthread_atfork(nothing, NULL, NULL) == 0);
+	return arg;
+}
+
+WL_SITE static void *site_gate_ring(void)
+{
+	void *p = malloc(100);
+	__asm__ volatile("" : : "r"(p) : "memory"); /* no tail call */
+	return p;
+}
+
+WL_SITE static void site_gate_churn(void)
+{
+	void *p = malloc(40);
+	WL_CHECK(p != NULL);
+	p = realloc(p, 4000);
+	WL_CHECK(p != NULL);
+	free(p);
+}
+
+struct ring {
+	void *blocks[GATE_RING];
+	unsigned long round;
+};
+
+/* One round through call path PATH: one of 8 x 8 x 8 functions deep. */
+typedef void path_fn(struct ring *, unsigned);
+static path_fn *paths[8];
+
+static void round_at(struct ring *r, unsigned path)
+{
+	(void)path;
+	unsigned i = r->round++ % GATE_RING;
+	free(r->blocks[i]);
+	r->blocks[i] = site_gate_ring();
+	WL_CHECK(r->blocks[i] != NULL);
+	site_gate_churn();
+}
+
+#define PATH_FN(k)                                                       \
+	WL_SITE static void path##k(struct ring *r, unsigned path)       \
+	{                                                                \
+		if (path)                                                \
+			paths[path % 8](r, path / 8);                    \
+		else                                                     \
+			round_at(r, 0);                                  \
+		__asm__ volatile("" ::: "memory"); /* no tail call */    \
+	}
+PATH_FN(0) PATH_FN(1) PATH_FN(2) PATH_FN(3) PATH_FN(4) PATH_FN(5) PATH_FN(6) PATH_FN(7)
+static path_fn *paths[8] = { path0, path1, path2, path3, path4, path5, path6, path7 };
+
+static struct ring rings[2];
+
+static void *gate_churn(void *arg)
+{
+	struct ring *r = arg;
+	/* A new path every 16 rounds for the first 8192 of them. */
+	while (!atomic_load(&stop_gate))
+		paths[0](r, (unsigned)(r->round / 16 % 512) + 512);
+	return NULL;
+}
+
+static int mode_gate(void)
+{
+	for (size_t i = 0; i < sizeof lines - 1; i++)
+		lines[i] = i % 4000 == 3999 ? '\n' : 'a';
+	pthread_t th[5];
+	void *(*fn[5])(void *) = { gate_reader, gate_flusher, gate_registrar, gate_churn, gate_churn };
+	void *arg[5] = { NULL, NULL, NULL, &rings[0], &rings[1] };
+	for (int i = 0; i < 5; i++)
+		WL_CHECK(pthread_create(&th[i], NULL, fn[i], arg[i]) == 0);
+	int n = 0;
+	for (; n < GATE_CHILDREN; n++) {
+		pid_t c = fork();
+		WL_CHECK(c >= 0);
+		if (c == 0)
+			_exit(0);
+		reap(c);
+	}
+	atomic_store(&stop_gate, 1);
+	for (int i = 0; i < 5; i++)
+		WL_CHECK(pthread_join(th[i], NULL) == 0);
+	printf("forks=%d\n", n);
+	return 0;
+}
+
+static volatile sig_atomic_t signal_forks, signal_failed;
+
+static void fork_in_handler(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	pid_t c = fork();
+	if (c == 0)
+		_exit(0);
+	int status;
+	if (c < 0 || waitpid(c, &status, 0) != c || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		signal_failed = 1;
+	signal_forks++;
+	errno = saved;
+}
+
+WL_SITE static void *site_signal_ring(void)
+{
+	void *p = malloc(100);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+static int mode_signal(void)
+{
+	struct sigaction sa = { .sa_handler = fork_in_handler };
+	sigemptyset(&sa.sa_mask);
+	WL_CHECK(sigaction(SIGPROF, &sa, NULL) == 0);
+	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	WL_CHECK(setitimer(ITIMER_PROF, &it, NULL) == 0);
+	void *ring[GATE_RING] = { 0 };
+	for (unsigned long i = 0; signal_forks < SIGNAL_CHILDREN; i++) {
+		free(ring[i % GATE_RING]);
+		ring[i % GATE_RING] = site_signal_ring();
+		WL_CHECK(ring[i % GATE_RING] != NULL);
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	WL_CHECK(setitimer(ITIMER_PROF, &off, NULL) == 0);
+	printf("forks=%d\n", (int)signal_forks);
+	return signal_failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	wl_watchdog(WL_WATCHDOG_SECONDS);
@@ -249,6 +440,10 @@ int main(int argc, char **argv)
 		return mode_fork_exec(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "loader") == 0)
 		return mode_loader();
-	wl_say("usage: wl_fork fork | fork-exec WL_BASIC | loader");
+	if (argc == 2 && strcmp(argv[1], "gate") == 0)
+		return mode_gate();
+	if (argc == 2 && strcmp(argv[1], "signal") == 0)
+		return mode_signal();
+	wl_say("usage: wl_fork fork | fork-exec WL_BASIC | loader | gate | signal");
 	return 2;
 }
