@@ -309,22 +309,37 @@ void agent_write_final(int status)
 
 /* One fork's handlers at a time: another thread's fork waits in its
  * prepare handler for this one's to end.  A fork from a signal handler
- * that interrupted this thread's handlers leaves everything to them. */
+ * that interrupted this thread's handlers leaves everything to them.  One
+ * from a signal handler that interrupted the agent's hooks, while another
+ * thread forks, cannot wait for that fork (it may wait for a lock the
+ * interrupted hook holds) and cannot take part in it: it goes on without
+ * the agent, whose child records nothing, as its tables may be halfway
+ * through a change by a thread the child does not have. */
 static uintptr_t fork_lock;
 static __thread int in_fork_handlers __attribute__((tls_model("initial-exec")));
+static __thread int fork_untraced __attribute__((tls_model("initial-exec")));
 
 static void fork_prepare(void)
 {
+	int inside = hooks_inside();
 	hooks_busy(1);
 	if (in_fork_handlers++)
 		return;
-	lock_acquire(&fork_lock);
-	/* Raised first: a hook that finds a lock taken from now on writes to
-	 * the fork log instead of waiting. */
-	forklog_begin();
+	uintptr_t me = lock_self();
+	if (inside && !lock_try(&fork_lock, me)) {
+		fork_untraced = 1;
+		return;
+	}
+	if (!inside)
+		lock_acquire(&fork_lock);
+	/* Raised first: a hook that finds a lock the fork holds from now on
+	 * writes to the fork log instead of waiting.  The stack table's lock
+	 * is taken last: a hook that finds it held finds the map's held too,
+	 * so what it logs, later calls on the same block log too. */
+	forklog_begin(me);
 	modules_fork_prepare();
-	stacktab_lock();
 	ptrmap_lock_all();
+	stacktab_lock();
 }
 
 /* After the fork, in the parent and (CHILD) the child. */
@@ -332,6 +347,15 @@ static void fork_release(int child)
 {
 	if (--in_fork_handlers)
 		return;
+	if (fork_untraced) {
+		fork_untraced = 0;
+		if (child) {
+			hooks_off();
+			final_allowed = 0;
+			server_forget();
+		}
+		return;
+	}
 	hooks_fork_apply(child);
 	ptrmap_unlock_all();
 	stacktab_unlock();
@@ -355,8 +379,9 @@ static int process_ready;
 
 static void fork_child(void)
 {
+	int untraced = fork_untraced && in_fork_handlers == 1;
 	fork_release(1);
-	if (!__atomic_load_n(&process_ready, __ATOMIC_ACQUIRE)) {
+	if (untraced || !__atomic_load_n(&process_ready, __ATOMIC_ACQUIRE)) {
 		hooks_busy(-1);
 		return;
 	}

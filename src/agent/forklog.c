@@ -24,6 +24,8 @@
 #define CHUNK_FAILED ((struct forklog_entry *)1) /* the kernel said no */
 
 uint64_t forklog_state;
+uintptr_t forklog_owner;
+__thread uint64_t forklog_seen __attribute__((tls_model("initial-exec")));
 
 static struct forklog_entry *chunks[CHUNKS];
 static uintptr_t *pcs_pool;
@@ -35,15 +37,22 @@ static __thread struct forklog_entry *writing __attribute__((tls_model("initial-
 
 static uint64_t state(unsigned phase, uint32_t n)
 {
-	return (uint64_t)phase << FORKLOG_PHASE_SHIFT | n;
+	return (uint64_t)phase << FORKLOG_PHASE_SHIFT | (uint64_t)gen << FORKLOG_GEN_SHIFT | n;
 }
 
-void forklog_begin(void)
+uint32_t forklog_gen(void)
 {
+	return __atomic_load_n(&gen, __ATOMIC_RELAXED);
+}
+
+void forklog_begin(uintptr_t owner)
+{
+	__atomic_store_n(&forklog_owner, owner, __ATOMIC_RELAXED);
 	if (!pcs_pool)
 		pcs_pool = mem_map(PCS * sizeof *pcs_pool);
 	__atomic_store_n(&pcs_used, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&gen, (gen + 1) & 0xffffff, __ATOMIC_RELAXED);
+	/* Never 0, the kind of an entry of a chunk just mapped. */
+	__atomic_store_n(&gen, gen % 0xffffff + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&forklog_state, state(FORKLOG_FORKING, 0), __ATOMIC_SEQ_CST);
 }
 
@@ -67,7 +76,10 @@ struct forklog_entry *forklog_reserve(uint32_t *num, int *full)
 	uint64_t s = __atomic_load_n(&forklog_state, __ATOMIC_ACQUIRE);
 	*full = 0;
 	for (;;) {
-		if (s >> FORKLOG_PHASE_SHIFT != FORKLOG_FORKING)
+		/* The fork whose handlers held the lock, still before the
+		 * fork itself; not a later one, whose handlers may not hold
+		 * that lock yet. */
+		if (s >> FORKLOG_GEN_SHIFT != forklog_seen >> FORKLOG_GEN_SHIFT)
 			return NULL;
 		uint32_t n = (uint32_t)s;
 		if (!pcs_pool || n >= CHUNKS * CHUNK) {

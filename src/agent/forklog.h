@@ -5,12 +5,14 @@
  * library's mutex its fork handler takes, a FILE's that fflush(NULL) waits
  * for under the lock fork takes after the handlers, glibc's own around
  * handler registration).  So the prepare handler raises the gate before it
- * takes the locks, and a hook that finds a lock taken while the gate is up
- * writes what it would have done into this log, without a lock, and goes
- * on.  After the fork the parent and child handlers close the log and
+ * takes the locks, and a hook that finds a lock the fork holds while the
+ * gate is up writes what it would have done into this log, without a
+ * lock, and goes on.  After the fork the parent and child handlers close the log and
  * apply it, in the order the entries were taken, before they release the
- * locks; hooks that arrive then wait for them (the fork is done: nothing
- * they hold can stop the handlers).
+ * locks; hooks that arrive then wait for them (the fork is done, and the
+ * handlers wait only for entries being written).  A lock another hook
+ * holds is waited for as ever: hooks never wait for anything else while
+ * they hold one.
  */
 #ifndef HEAPTOP_FORKLOG_H
 #define HEAPTOP_FORKLOG_H
@@ -38,17 +40,37 @@ struct forklog_entry {
 	uint32_t kind;   /* the fork's number << 8 | the kind, once written */
 };
 
-/* The gate's state word: phase in the top bits, entries taken below. */
+/* The gate's state word: the phase in the top two bits, the fork's number
+ * (as in entries' kinds) from bit 32, entries taken below. */
 extern uint64_t forklog_state;
 #define FORKLOG_PHASE_SHIFT 62
+#define FORKLOG_GEN_SHIFT 32
 enum { FORKLOG_OPEN, FORKLOG_FORKING, FORKLOG_APPLYING };
+/* The forking thread's lock tag (lock.h), while the gate is up: only a
+ * lock it holds is one a hook must not wait for (one another hook holds
+ * is released soon, whatever the fork does). */
+extern uintptr_t forklog_owner;
+/* The state word when this thread last found a lock the fork holds: its
+ * entry must go to that fork's log, or none (forklog_reserve). */
+extern __thread uint64_t forklog_seen __attribute__((tls_model("initial-exec")));
 
-/* Whether a fork is between its prepare handler and the fork itself: a
- * hook must not wait for the agent's locks. */
+/* Whether a fork is between its prepare handler and the fork itself. */
 static inline int forklog_forking(void)
 {
 	return __atomic_load_n(&forklog_state, __ATOMIC_ACQUIRE) >> FORKLOG_PHASE_SHIFT ==
 	       FORKLOG_FORKING;
+}
+
+/* Whether the lock word L holds is one the forking thread holds while the
+ * hooks must not wait: then remember the state, for forklog_reserve. */
+static inline int forklog_holds(uintptr_t l)
+{
+	uint64_t s = __atomic_load_n(&forklog_state, __ATOMIC_ACQUIRE);
+	if (s >> FORKLOG_PHASE_SHIFT != FORKLOG_FORKING ||
+	    l != __atomic_load_n(&forklog_owner, __ATOMIC_RELAXED))
+		return 0;
+	forklog_seen = s;
+	return 1;
 }
 
 /* Whether the gate is up at all (forking or applying). */
@@ -58,11 +80,13 @@ static inline int forklog_raised(void)
 	       FORKLOG_OPEN;
 }
 
-/* The prepare handler: raise the gate (before it takes the locks). */
-void forklog_begin(void);
+/* The prepare handler of the thread whose lock tag is OWNER: raise the
+ * gate (before it takes the locks). */
+void forklog_begin(uintptr_t owner);
 /* A new entry of this thread's, numbered *NUM, to fill in and publish;
- * NULL when the gate is not up for a fork (take the locks: they are
- * released soon) with *FULL 0, or when the log is full, *FULL 1. */
+ * NULL when the fork forklog_seen names is no longer before the fork
+ * itself (take the locks again) with *FULL 0, or when the log is full,
+ * *FULL 1. */
 struct forklog_entry *forklog_reserve(uint32_t *num, int *full);
 /* Room in the log for entry E's new stack of DEPTH pcs; NULL when full. */
 uintptr_t *forklog_pcs(struct forklog_entry *e, unsigned depth);
@@ -70,6 +94,8 @@ uintptr_t *forklog_pcs(struct forklog_entry *e, unsigned depth);
 void forklog_publish(struct forklog_entry *e, enum forklog_kind kind);
 /* The parent or child handler: take no more entries; how many there are. */
 uint32_t forklog_stop(void);
+/* The number of the fork now or last in progress. */
+uint32_t forklog_gen(void);
 /* Entry NUM, once written (its kind in *KIND); NULL when it never will be for the handler:
  * its writer is this thread, interrupted by the signal handler that
  * forked, or (WAIT 0, in the child) a thread the child does not have. */

@@ -5,7 +5,7 @@
  * intact: results, errno and alignment are the next allocator's; a block is
  * forgotten before it is handed back (another thread may get the address at
  * once); nothing here ever allocates through the hooks or holds a lock while
- * unwinding.
+ * unwinding, or waits for a fork in progress (forklog.h).
  */
 #include "config.h"
 
@@ -53,6 +53,13 @@ struct thread_state {
 	int cxx_inner_kept; /* shared.cxx_inner is in the pointer map */
 	uint32_t freed_log; /* the fork log's number + 1 of the FREE entry
 			       forget wrote last, 0: none */
+	uint64_t freed_seen; /* forklog_seen then */
+	/* The new stack this thread logged last, and its fork (forklog_seen):
+	 * a loop that allocates from one stack during a fork shares its pcs. */
+	uint64_t new_stack_seen;
+	const uintptr_t *new_stack_pcs;
+	uint32_t new_stack_at;
+	unsigned new_stack_depth;
 };
 
 /*
@@ -89,7 +96,8 @@ static struct {
 
 enum { NOT_READY, RESOLVING, RESOLVED };
 static int resolve_state;
-static int core_ready;
+enum { CORE_NOT_READY, CORE_READY, CORE_OFF };
+static int core_ready; /* CORE_OFF: records nothing (hooks_off) */
 static uintptr_t init_lock;
 static int64_t live_flushed;   /* sum of the threads' flushed deltas */
 static unsigned next_stripe;
@@ -177,6 +185,16 @@ void hooks_busy(int delta)
 	ts.shared.busy += delta;
 }
 
+int hooks_inside(void)
+{
+	return ts.shared.busy;
+}
+
+void hooks_off(void)
+{
+	__atomic_store_n(&core_ready, CORE_OFF, __ATOMIC_RELEASE);
+}
+
 void agent_thread_untraced(void)
 {
 	ts.shared.busy = 1;
@@ -234,13 +252,13 @@ static void core_init(void)
 	 * the pointer map's layout (dense_allocator). */
 	resolve();
 	lock_acquire(&init_lock);
-	if (!core_ready) {
+	if (core_ready == CORE_NOT_READY) {
 		agent_settings_load();
 		stacktab_configure(agent_settings.max_stacks);
 		modules_init();
 		pthread_key_create(&exit_key, thread_exit);
 		__atomic_store_n(&sampling, agent_settings.sample != 0, __ATOMIC_RELEASE);
-		__atomic_store_n(&core_ready, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&core_ready, CORE_READY, __ATOMIC_RELEASE);
 	}
 	lock_release(&init_lock);
 }
@@ -639,11 +657,23 @@ static __attribute__((noinline, cold)) int log_alloc(uintptr_t p, const struct p
 	e->tag = (uint8_t)r->tag;
 	e->stack = r->stack;
 	if (r->stack == STACKTAB_FORKING) {
-		uintptr_t *at = forklog_pcs(e, depth);
-		if (at)
-			memcpy(at, pcs, depth * sizeof *pcs);
-		/* else stays at depth 0: an unknown stack */
 		e->stack = FORKLOG_NEW_STACK;
+		if (ts.new_stack_seen >> FORKLOG_GEN_SHIFT == forklog_seen >> FORKLOG_GEN_SHIFT &&
+		    ts.new_stack_depth == depth &&
+		    memcmp(ts.new_stack_pcs, pcs, depth * sizeof *pcs) == 0) {
+			e->pcs_at = ts.new_stack_at;
+			e->depth = (uint16_t)depth;
+		} else {
+			uintptr_t *at = forklog_pcs(e, depth);
+			if (at) {
+				memcpy(at, pcs, depth * sizeof *pcs);
+				ts.new_stack_seen = forklog_seen;
+				ts.new_stack_pcs = at;
+				ts.new_stack_at = e->pcs_at;
+				ts.new_stack_depth = depth;
+			}
+			/* else stays at depth 0: an unknown stack */
+		}
 	}
 	/* Before the block reaches the program, whose free must look it up. */
 	if (agent_settings.sample)
@@ -664,14 +694,21 @@ static __attribute__((noinline, cold)) int log_remove(uintptr_t p, enum forklog_
 		return full ? 0 : -2;
 	e->p = p;
 	forklog_publish(e, kind);
-	if (kind == FORKLOG_FREE)
+	if (kind == FORKLOG_FREE) {
 		ts.freed_log = num + 1;
+		ts.freed_seen = forklog_seen;
+	}
 	return 0;
 }
 
-/* realloc failed to move P, whose FREE is entry NUM: put it back. */
+/* realloc failed to move P, whose FREE is entry NUM: put it back, in the
+ * same fork's log, or once that is applied, from what the FREE found.
+ * Lost if another fork came in between. */
 static __attribute__((noinline, cold)) void log_unfree(uintptr_t p, uint32_t num)
 {
+	uint64_t seen = forklog_seen;
+	uint32_t gen = (uint32_t)(ts.freed_seen >> FORKLOG_GEN_SHIFT) & 0xffffff;
+	forklog_seen = ts.freed_seen;
 	for (;;) {
 		uint32_t n;
 		int full;
@@ -680,20 +717,22 @@ static __attribute__((noinline, cold)) void log_unfree(uintptr_t p, uint32_t num
 			e->p = p;
 			e->size = num;
 			forklog_publish(e, FORKLOG_UNFREE);
-			return;
-		}
-		if (full)
-			return;
-		if (!forklog_raised())
 			break;
-		sched_yield(); /* the handlers apply the log: the FREE too */
+		}
+		if (full || forklog_gen() != gen)
+			break;
+		if (!forklog_raised()) {
+			enum forklog_kind kind;
+			struct forklog_entry *f = forklog_entry(num, 0, &kind);
+			if (f && kind == FORKLOG_FREE && f->found) {
+				struct ptrmap_rec r = { f->size, f->stack, f->tag };
+				unforget((void *)p, &r);
+			}
+			break;
+		}
+		sched_yield(); /* the handlers apply that fork's log */
 	}
-	enum forklog_kind kind;
-	struct forklog_entry *f = forklog_entry(num, 0, &kind);
-	if (f && kind == FORKLOG_FREE && f->found) {
-		struct ptrmap_rec r = { f->size, f->stack, f->tag };
-		unforget((void *)p, &r);
-	}
+	forklog_seen = seen;
 }
 
 /* A fork stopped putting P with R (its stack R->stack, or if that is
@@ -735,7 +774,10 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 {
 	if (!p || ts.shared.busy)
 		return;
-	if (!__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE)) {
+	int ready = __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(ready != CORE_READY, 0)) {
+		if (ready == CORE_OFF)
+			return;
 		ts.shared.busy++;
 		core_init();
 		ts.shared.busy--;
@@ -830,7 +872,7 @@ static inline __attribute__((always_inline)) void record_alloc_here(void *p, siz
 /* Forget P; returns 1 when it was tracked, with its record. */
 static inline __attribute__((always_inline)) int forget(void *p, struct ptrmap_rec *r)
 {
-	if (!p || ts.shared.busy || !__atomic_load_n(&core_ready, __ATOMIC_ACQUIRE))
+	if (!p || ts.shared.busy || __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE) != CORE_READY)
 		return 0;
 	if (agent_settings.sample && !maybe_sampled((uintptr_t)p))
 		return 0; /* never sampled: no lookup */
@@ -1084,7 +1126,8 @@ EXPORT int dlclose(void *handle)
 	if (!real.dlclose)
 		return -1;
 	struct retired_module m;
-	int closing = __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE) && modules_closing(handle, &m);
+	int closing = __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE) == CORE_READY &&
+		      modules_closing(handle, &m);
 	int r = real.dlclose(handle);
 	if (closing && r == 0)
 		modules_closed(&m);

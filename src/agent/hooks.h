@@ -7,6 +7,11 @@
 /* Enter (+1) or leave (-1) agent code on this thread: while inside, the
  * thread's allocations pass through untraced. */
 void hooks_busy(int delta);
+/* Whether this thread is inside agent code (a signal handler interrupted
+ * it there). */
+int hooks_inside(void);
+/* Record nothing from now on: a child whose tables cannot be trusted. */
+void hooks_off(void);
 
 /* The fork handlers, between taking the agent's locks and releasing
  * them: apply what the hooks wrote to the fork log (forklog.h); in the

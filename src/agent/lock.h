@@ -37,12 +37,13 @@ static inline int lock_try(uintptr_t *l, uintptr_t me)
 	return __atomic_compare_exchange_n(l, &free_, me, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-/* Wait until L looks free, or, when GATED, until a fork starts (0). */
+/* Wait until L looks free, or, when GATED, until it is a fork's (0). */
 static __attribute__((noinline, unused)) int lock_wait(uintptr_t *l, int gated)
 {
 	unsigned spins = 0;
-	while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-		if (gated && forklog_forking())
+	uintptr_t held;
+	while ((held = __atomic_load_n(l, __ATOMIC_RELAXED))) {
+		if (gated && forklog_holds(held))
 			return 0;
 		if (++spins < 128)
 			lock_pause();
@@ -60,9 +61,9 @@ static inline void lock_acquire(uintptr_t *l)
 		lock_wait(l, 0);
 }
 
-/* The same for the hooks: -1 without it when a fork is in progress and
- * the lock is not free (the fork handlers may hold it; the caller writes
- * to the fork log instead), else 0 with it. */
+/* The same for the hooks: -1 without it when the handlers of a fork in
+ * progress hold it (the caller writes to the fork log instead), else 0
+ * with it. */
 static inline int lock_acquire_gated(uintptr_t *l)
 {
 	uintptr_t me = lock_self();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/forklog.h"
+#include "agent/lock.h"
 #include "agent/mem.h"
 #include "agent/ptrmap.h"
 
@@ -297,7 +298,7 @@ START_TEST(test_fork_gate)
 	struct ptrmap_rec r = { 20, 4, 1 }, old;
 	ck_assert_int_eq(ptrmap_insert(0x7f0000002000, &r, &old), 0);
 	ptrmap_lock_all();
-	forklog_begin();
+	forklog_begin(lock_self());
 	int got[2] = { 7, 7 };
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, gated_calls, got), 0);

@@ -23,6 +23,8 @@
  *                                        realloc to 3000 bytes, and a
  *                                        realloc that fails keeps its
  *                                        block)
+ *       site_deep_window  640000 B, 20000 (32 bytes each, inside, from
+ *                                        a stack 44 calls deep, new there)
  */
 #include <pthread.h>
 #include <sched.h>
@@ -55,7 +57,7 @@ WL_SITE static void *site_locked_alloc(void *arg)
 }
 
 static void *before[5], *inside[10];
-static atomic_int window_go, window_done;
+static atomic_int window_warm, window_go, window_done;
 static volatile size_t too_big = (size_t)PTRDIFF_MAX + 1;
 
 WL_SITE static void site_before_window(void)
@@ -75,13 +77,37 @@ WL_SITE static void site_in_window(void)
 	WL_CHECK(realloc(inside[6], too_big) == NULL);
 }
 
+static void *deep[20000];
+
+WL_SITE static void site_deep_window(int n)
+{
+	for (int i = 0; i < n; i++)
+		WL_CHECK((deep[i] = malloc(32)) != NULL);
+}
+
+WL_SITE static void call_deep(int depth, int n)
+{
+	if (depth)
+		call_deep(depth - 1, n);
+	else
+		site_deep_window(n);
+	__asm__ volatile("" ::: "memory"); /* no tail call */
+}
+
 static void *window_thread(void *arg)
 {
+	/* Every frame of the stack made in the fork walked once before (a
+	 * frame the walker has not seen ends a stack made in a fork), as a
+	 * stack one call shorter. */
+	call_deep(40, 1);
+	free(deep[0]);
+	atomic_store(&window_warm, 1);
 	while (!atomic_load(&window_go))
 		sched_yield();
 	free(before[0]);
 	free(before[1]);
 	site_in_window();
+	call_deep(41, 20000);
 	atomic_store(&window_done, 1);
 	return arg;
 }
@@ -99,6 +125,8 @@ static int mode_window(void)
 	pthread_t t;
 	site_before_window();
 	WL_CHECK(pthread_create(&t, NULL, window_thread, NULL) == 0);
+	while (!atomic_load(&window_warm))
+		sched_yield();
 	wl_atfork_window(in_window);
 	pid_t c = fork();
 	WL_CHECK(c >= 0);

@@ -47,12 +47,20 @@
  *     Live at exit: site_gate_ring 2 x GATE_RING blocks, 100 bytes each;
  *     site_gate_churn nothing.
  *
+ *   wl_fork mix
+ *     Four threads each keep a ring of MIX_RING blocks made along random
+ *     call paths 12 deep (4096 of them: new stacks keep coming) and also
+ *     free a block as soon as it is made, while main forks MIX_CHILDREN
+ *     children; then the threads free their rings.  Prints "forks=N";
+ *     live at exit at site_mix_leaf: nothing.
+ *
  *   wl_fork signal
  *     One thread allocates (a ring of GATE_RING blocks of 100 bytes at
  *     site_signal_ring, one replaced per round) while a profiling timer's
  *     signal handler forks SIGNAL_CHILDREN children, each exiting at once
- *     (fork is async-signal-safe): mostly inside the agent's own hooks.
- *     Prints "forks=N"; live at exit: site_signal_ring GATE_RING blocks.
+ *     (fork is async-signal-safe): mostly inside the agent's own hooks;
+ *     meanwhile another thread forks children without pause.  Prints
+ *     "forks=N"; live at exit: site_signal_ring GATE_RING blocks.
  *
  * The program exits 1 if a child did not exit 0.
  */
@@ -60,6 +68,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +397,70 @@ static int mode_gate(void)
 	return 0;
 }
 
+#define MIX_CHILDREN 300
+#define MIX_RING 64
+#define MIX_DEPTH 12
+
+WL_SITE static void *site_mix_leaf(size_t n)
+{
+	void *p = malloc(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+/* BITS picks each of DEPTH callers: 2^DEPTH paths to site_mix_leaf. */
+WL_SITE static void *mix_b(unsigned bits, int depth, size_t n);
+WL_SITE static void *mix_a(unsigned bits, int depth, size_t n)
+{
+	void *p = depth ? (bits & 1 ? mix_a : mix_b)(bits >> 1, depth - 1, n) : site_mix_leaf(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+WL_SITE static void *mix_b(unsigned bits, int depth, size_t n)
+{
+	void *p = depth ? (bits & 1 ? mix_a : mix_b)(bits >> 1, depth - 1, n) : site_mix_leaf(n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	return p;
+}
+
+static void *mix_thread(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg * 7919 + 1;
+	void *ring[MIX_RING] = { 0 };
+	for (unsigned i = 0; !atomic_load(&stop_gate); i++) {
+		free(ring[i % MIX_RING]);
+		unsigned bits = (unsigned)rand_r(&seed);
+		WL_CHECK((ring[i % MIX_RING] = mix_a(bits, MIX_DEPTH, 24 + bits % 7 * 40)) != NULL);
+		void *p = mix_a(bits >> 3, MIX_DEPTH, 100);
+		WL_CHECK(p != NULL);
+		free(p);
+	}
+	for (int i = 0; i < MIX_RING; i++)
+		free(ring[i]);
+	return NULL;
+}
+
+static int mode_mix(void)
+{
+	pthread_t th[4];
+	for (uintptr_t i = 0; i < 4; i++)
+		WL_CHECK(pthread_create(&th[i], NULL, mix_thread, (void *)i) == 0);
+	int n = 0;
+	for (; n < MIX_CHILDREN; n++) {
+		pid_t c = fork();
+		WL_CHECK(c >= 0);
+		if (c == 0)
+			_exit(0);
+		reap(c);
+	}
+	atomic_store(&stop_gate, 1);
+	for (int i = 0; i < 4; i++)
+		WL_CHECK(pthread_join(th[i], NULL) == 0);
+	printf("forks=%d\n", n);
+	return 0;
+}
+
 static volatile sig_atomic_t signal_forks, signal_failed;
 
 static void fork_in_handler(int sig)
@@ -412,11 +485,30 @@ WL_SITE static void *site_signal_ring(void)
 	return p;
 }
 
+/* Forks without pause, SIGPROF blocked (the timer's signal goes to main). */
+static void *thread_forks(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPROF);
+	WL_CHECK(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
+	while (!atomic_load(&stop_gate)) {
+		pid_t c = fork();
+		WL_CHECK(c >= 0);
+		if (c == 0)
+			_exit(0);
+		reap(c);
+	}
+	return arg;
+}
+
 static int mode_signal(void)
 {
 	struct sigaction sa = { .sa_handler = fork_in_handler };
 	sigemptyset(&sa.sa_mask);
 	WL_CHECK(sigaction(SIGPROF, &sa, NULL) == 0);
+	pthread_t forker;
+	WL_CHECK(pthread_create(&forker, NULL, thread_forks, NULL) == 0);
 	struct itimerval it = { { 0, 500 }, { 0, 500 } };
 	WL_CHECK(setitimer(ITIMER_PROF, &it, NULL) == 0);
 	void *ring[GATE_RING] = { 0 };
@@ -427,6 +519,8 @@ static int mode_signal(void)
 	}
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	WL_CHECK(setitimer(ITIMER_PROF, &off, NULL) == 0);
+	atomic_store(&stop_gate, 1);
+	WL_CHECK(pthread_join(forker, NULL) == 0);
 	printf("forks=%d\n", (int)signal_forks);
 	return signal_failed ? 1 : 0;
 }
@@ -442,8 +536,10 @@ int main(int argc, char **argv)
 		return mode_loader();
 	if (argc == 2 && strcmp(argv[1], "gate") == 0)
 		return mode_gate();
+	if (argc == 2 && strcmp(argv[1], "mix") == 0)
+		return mode_mix();
 	if (argc == 2 && strcmp(argv[1], "signal") == 0)
 		return mode_signal();
-	wl_say("usage: wl_fork fork | fork-exec WL_BASIC | loader | gate | signal");
+	wl_say("usage: wl_fork fork | fork-exec WL_BASIC | loader | gate | mix | signal");
 	return 2;
 }
