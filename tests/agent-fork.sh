@@ -7,6 +7,7 @@ set -euo pipefail
 . "$top_srcdir/tests/lib.sh"
 
 wl=$HT_WORKLOADS/wl_fork
+CC=${CC:-cc} # for the programs and libraries built here
 
 wl_start "$wl" fork
 wl_ready
@@ -153,12 +154,96 @@ expect_eq "wl_fork signal: exit status, forks" "$rc $(cat "$HT_TMP/signal.txt")"
 snap "$HT_TMP/signal-final.txt" --file "$HT_TMP/signal.snap" --by-site
 expect_eq "signal: site_signal_ring" "$(site_live site_signal_ring "$HT_TMP/signal-final.txt")" 6400/64
 
+# A fork that waits, inside, for another thread's fork (as when a signal
+# handler forks while the code it interrupted holds a lock the first fork
+# needs): the second must not wait in the agent for the first for ever.
+# It gives up after a second, and its child runs untraced.  (A prepare
+# handler registered through glibc's own pthread_atfork, so after the
+# agent's, does the waiting.)
+if command -v "$CC" >/dev/null; then
+	# The library: its constructor runs before the preloaded agent's.
+	cat >"$HT_TMP/inside.c" <<'EOF_C'
+#include <stddef.h>
+extern int libc_pthread_atfork(void (*)(void), void (*)(void), void (*)(void));
+__asm__(".symver libc_pthread_atfork, pthread_atfork@GLIBC_2.2.5");
+static void (*inside)(void);
+void inside_set(void (*fn)(void))
+{
+	__atomic_store_n(&inside, fn, __ATOMIC_RELEASE);
+}
+static void prepare(void)
+{
+	void (*fn)(void) = __atomic_load_n(&inside, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn();
+}
+__attribute__((constructor)) static void registers(void)
+{
+	libc_pthread_atfork(prepare, NULL, NULL);
+}
+EOF_C
+	cat >"$HT_TMP/concurrent.c" <<'EOF_C'
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+void inside_set(void (*fn)(void));
+static pthread_t first;
+static atomic_int go, done;
+static void wait_for_second(void)
+{
+	if (!pthread_equal(pthread_self(), first))
+		return;
+	atomic_store(&go, 1);
+	while (!atomic_load(&done))
+		sched_yield();
+}
+static void *second(void *arg)
+{
+	while (!atomic_load(&go))
+		sched_yield();
+	pid_t c = fork();
+	if (c == 0)
+		_exit(0);
+	waitpid(c, NULL, 0);
+	atomic_store(&done, 1);
+	return arg;
+}
+int main(void)
+{
+	alarm(20);
+	first = pthread_self();
+	pthread_t t;
+	pthread_create(&t, NULL, second, NULL);
+	inside_set(wait_for_second);
+	pid_t c = fork();
+	if (c == 0)
+		_exit(0);
+	waitpid(c, NULL, 0);
+	pthread_join(t, NULL);
+	puts("forks=2");
+	return 0;
+}
+EOF_C
+	"$CC" -shared -fPIC -o "$HT_TMP/libinside.so" "$HT_TMP/inside.c"
+	"$CC" -o "$HT_TMP/concurrent" "$HT_TMP/concurrent.c" -L"$HT_TMP" -linside \
+		-Wl,-rpath,"$HT_TMP" -lpthread
+	rc=0
+	out=$("$HT_TMP/concurrent" 2>&1) || rc=$?
+	expect_eq "a fork waiting inside for another's, untraced" "$rc $out" "0 forks=2"
+	rc=0
+	out=$(HEAPTOP_SOCKET="$HT_TMP/%p.sock" LD_PRELOAD="$HEAPTOP_AGENT" "$HT_TMP/concurrent" 2>&1) ||
+		rc=$?
+	expect_eq "a fork waiting inside for another's, traced" "$rc $out" "0 forks=2"
+fi
+
 # The allocator's own fork handlers (jemalloc registers them at its first
 # malloc) keep their place before the agent's: in the child its handler
 # releases its locks before the agent's starts a thread, which allocates
 # when the thread's TLS array must grow (24 libraries with TLS loaded).
 # With the agent's first, that child hung for ever (signals blocked).
-CC=${CC:-cc}
 jemalloc=$(shared_lib libjemalloc.so.2)
 if [ -n "$jemalloc" ] && command -v "$CC" >/dev/null; then
 	mkdir -p "$HT_TMP/tls"

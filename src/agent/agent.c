@@ -314,10 +314,36 @@ void agent_write_final(int status)
  * thread forks, cannot wait for that fork (it may wait for a lock the
  * interrupted hook holds) and cannot take part in it: it goes on without
  * the agent, whose child records nothing, as its tables may be halfway
- * through a change by a thread the child does not have. */
+ * through a change by a thread the child does not have.  So does a fork
+ * that waited FORK_WAIT_NS for another's (a signal handler's, whose
+ * interrupted code holds a lock that one waits for). */
+#define FORK_WAIT_NS 1000000000
 static uintptr_t fork_lock;
 static __thread int in_fork_handlers __attribute__((tls_model("initial-exec")));
 static __thread int fork_untraced __attribute__((tls_model("initial-exec")));
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Take fork_lock, unless this fork cannot wait for another one's. */
+static int fork_lock_take(uintptr_t me, int inside)
+{
+	if (lock_try(&fork_lock, me))
+		return 1;
+	if (inside)
+		return 0;
+	uint64_t until = monotonic_ns() + FORK_WAIT_NS;
+	while (!lock_try(&fork_lock, me)) {
+		if (monotonic_ns() > until)
+			return 0;
+		sched_yield();
+	}
+	return 1;
+}
 
 static void fork_prepare(void)
 {
@@ -326,12 +352,10 @@ static void fork_prepare(void)
 	if (in_fork_handlers++)
 		return;
 	uintptr_t me = lock_self();
-	if (inside && !lock_try(&fork_lock, me)) {
+	if (!fork_lock_take(me, inside)) {
 		fork_untraced = 1;
 		return;
 	}
-	if (!inside)
-		lock_acquire(&fork_lock);
 	/* Raised first: a hook that finds a lock the fork holds from now on
 	 * writes to the fork log instead of waiting.  The stack table's lock
 	 * is taken last: a hook that finds it held finds the map's held too,
