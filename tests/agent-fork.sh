@@ -150,7 +150,8 @@ done
 # lock: such a child goes untraced.
 rc=0
 run_traced HEAPTOP_FINAL="$HT_TMP/signal.snap" "$wl" signal >"$HT_TMP/signal.txt" || rc=$?
-expect_eq "wl_fork signal: exit status, forks" "$rc $(cat "$HT_TMP/signal.txt")" "0 forks=300"
+expect_eq "wl_fork signal: exit status" "$rc" 0
+expect_ge "wl_fork signal: forks from the handler" "$(kv_field forks <"$HT_TMP/signal.txt")" 300
 snap "$HT_TMP/signal-final.txt" --file "$HT_TMP/signal.snap" --by-site
 expect_eq "signal: site_signal_ring" "$(site_live site_signal_ring "$HT_TMP/signal-final.txt")" 6400/64
 

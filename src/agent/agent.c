@@ -374,9 +374,19 @@ static void fork_release(int child)
 	if (fork_untraced) {
 		fork_untraced = 0;
 		if (child) {
+			/* The other fork's handlers, and threads halfway through
+			 * a change, are not in the child: their locks are
+			 * released for the call this thread may go on with
+			 * once the signal handler returns. */
 			hooks_off();
 			final_allowed = 0;
 			server_forget();
+			ptrmap_release_foreign();
+			stacktab_release_foreign();
+			forklog_abandon();
+			modules_fork_child();
+			if (!lock_mine(&fork_lock))
+				lock_release(&fork_lock);
 		}
 		return;
 	}

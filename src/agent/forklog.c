@@ -165,6 +165,11 @@ const uintptr_t *forklog_entry_pcs(const struct forklog_entry *e)
 	return pcs_pool + e->pcs_at;
 }
 
+void forklog_abandon(void)
+{
+	__atomic_store_n(&forklog_state, state(FORKLOG_OPEN, 0), __ATOMIC_RELEASE);
+}
+
 void forklog_end(void)
 {
 	/* The first chunk stays for the next fork; a failed one may map then. */

@@ -61,13 +61,16 @@ static inline int forklog_forking(void)
 	       FORKLOG_FORKING;
 }
 
-/* Whether the lock word L holds is one the forking thread holds while the
- * hooks must not wait: then remember the state, for forklog_reserve. */
-static inline int forklog_holds(uintptr_t l)
+/* Whether lock L, which held HELD, is one the forking thread holds while
+ * the hooks must not wait: then remember the state, for forklog_reserve.
+ * L is read again after the state: HELD may have been the forking
+ * thread's own hook's, released before its fork began. */
+static inline int forklog_holds(const uintptr_t *l, uintptr_t held)
 {
-	uint64_t s = __atomic_load_n(&forklog_state, __ATOMIC_ACQUIRE);
+	uint64_t s = __atomic_load_n(&forklog_state, __ATOMIC_SEQ_CST);
 	if (s >> FORKLOG_PHASE_SHIFT != FORKLOG_FORKING ||
-	    l != __atomic_load_n(&forklog_owner, __ATOMIC_RELAXED))
+	    held != __atomic_load_n(&forklog_owner, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(l, __ATOMIC_SEQ_CST) != held)
 		return 0;
 	forklog_seen = s;
 	return 1;
@@ -104,5 +107,8 @@ struct forklog_entry *forklog_entry(uint32_t num, int wait, enum forklog_kind *k
 const uintptr_t *forklog_entry_pcs(const struct forklog_entry *e);
 /* The handlers are done: open the gate. */
 void forklog_end(void);
+/* Open the gate, the log left as it is (a child that records nothing,
+ * where a call a signal handler interrupted may still be writing to it). */
+void forklog_abandon(void);
 
 #endif

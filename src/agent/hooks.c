@@ -1126,11 +1126,19 @@ EXPORT int dlclose(void *handle)
 	if (!real.dlclose)
 		return -1;
 	struct retired_module m;
+	/* Marked inside the agent around its own calls (a fork from a signal
+	 * handler must know it interrupted them), not around dlclose, whose
+	 * destructors allocate as the program does. */
+	ts.shared.busy++;
 	int closing = __atomic_load_n(&core_ready, __ATOMIC_ACQUIRE) == CORE_READY &&
 		      modules_closing(handle, &m);
+	ts.shared.busy--;
 	int r = real.dlclose(handle);
-	if (closing && r == 0)
+	if (closing && r == 0) {
+		ts.shared.busy++;
 		modules_closed(&m);
+		ts.shared.busy--;
+	}
 	return r;
 }
 

@@ -43,7 +43,7 @@ static __attribute__((noinline, unused)) int lock_wait(uintptr_t *l, int gated)
 	unsigned spins = 0;
 	uintptr_t held;
 	while ((held = __atomic_load_n(l, __ATOMIC_RELAXED))) {
-		if (gated && forklog_holds(held))
+		if (gated && forklog_holds(l, held))
 			return 0;
 		if (++spins < 128)
 			lock_pause();

@@ -438,6 +438,15 @@ void ptrmap_lock_all(void)
 	}
 }
 
+void ptrmap_release_foreign(void)
+{
+	for (unsigned i = 0; i < SHARDS; i++)
+		if (!lock_mine(&shards[i].lock))
+			lock_release(&shards[i].lock);
+	if (!lock_mine(&spare_lock))
+		lock_release(&spare_lock);
+}
+
 void ptrmap_unlock_all(void)
 {
 	for (unsigned i = 0; i < SHARDS; i++)

@@ -51,5 +51,9 @@ int ptrmap_dense(void);
  * signal handler) and release them (after, in the parent and the child). */
 void ptrmap_lock_all(void);
 void ptrmap_unlock_all(void);
+/* Release every lock another thread holds: a child that records nothing
+ * more, where this thread may go on with a call a signal handler
+ * interrupted, but the others are gone. */
+void ptrmap_release_foreign(void);
 
 #endif

@@ -413,6 +413,12 @@ void stacktab_lock(void)
 		lock_acquire(&insert_lock);
 }
 
+void stacktab_release_foreign(void)
+{
+	if (!lock_mine(&insert_lock))
+		lock_release(&insert_lock);
+}
+
 void stacktab_unlock(void)
 {
 	if (fork_held) {

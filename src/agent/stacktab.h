@@ -73,5 +73,8 @@ void stacktab_read_untracked(struct untracked_counts *out);
  * child; not when this thread holds it already, in a signal handler). */
 void stacktab_lock(void);
 void stacktab_unlock(void);
+/* Release the insert lock if another thread holds it (see
+ * ptrmap_release_foreign). */
+void stacktab_release_foreign(void);
 
 #endif

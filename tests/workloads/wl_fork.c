@@ -59,8 +59,11 @@
  *     site_signal_ring, one replaced per round) while a profiling timer's
  *     signal handler forks SIGNAL_CHILDREN children, each exiting at once
  *     (fork is async-signal-safe): mostly inside the agent's own hooks;
- *     meanwhile another thread forks children without pause.  Prints
- *     "forks=N"; live at exit: site_signal_ring GATE_RING blocks.
+ *     each child returns from the handler, frees the ring and exits 0
+ *     (SIGALRM after 10 s if it hangs); meanwhile another thread forks
+ *     children without pause.  Prints "forks=N" (N at least
+ *     SIGNAL_CHILDREN: one more may come before the timer stops); live at
+ *     exit: site_signal_ring GATE_RING blocks.
  *
  * The program exits 1 if a child did not exit 0.
  */
@@ -461,15 +464,21 @@ static int mode_mix(void)
 	return 0;
 }
 
-static volatile sig_atomic_t signal_forks, signal_failed;
+static volatile sig_atomic_t signal_forks, signal_failed, signal_child;
 
 static void fork_in_handler(int sig)
 {
 	(void)sig;
 	int saved = errno;
 	pid_t c = fork();
-	if (c == 0)
-		_exit(0);
+	if (c == 0) {
+		/* Back to where the signal came, maybe inside the agent,
+		 * where the child goes on (ended by the alarm if it hangs). */
+		alarm(10);
+		signal_child = 1;
+		errno = saved;
+		return;
+	}
 	int status;
 	if (c < 0 || waitpid(c, &status, 0) != c || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
@@ -512,7 +521,12 @@ static int mode_signal(void)
 	struct itimerval it = { { 0, 500 }, { 0, 500 } };
 	WL_CHECK(setitimer(ITIMER_PROF, &it, NULL) == 0);
 	void *ring[GATE_RING] = { 0 };
-	for (unsigned long i = 0; signal_forks < SIGNAL_CHILDREN; i++) {
+	for (unsigned long i = 0; signal_child || signal_forks < SIGNAL_CHILDREN; i++) {
+		if (signal_child) {
+			for (int k = 0; k < GATE_RING; k++)
+				free(ring[k]);
+			_exit(0);
+		}
 		free(ring[i % GATE_RING]);
 		ring[i % GATE_RING] = site_signal_ring();
 		WL_CHECK(ring[i % GATE_RING] != NULL);
