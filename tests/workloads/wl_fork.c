@@ -282,6 +282,25 @@ static int mode_loader(void)
 #define SIGNAL_CHILDREN 300
 
 static atomic_int stop_gate;
+
+/* Fork CHILDREN children, each exiting at once, while the NTH threads TH
+ * run; then stop and join them, print "forks=N" and return 0. */
+static int fork_while(pthread_t *th, int nth, int children)
+{
+	int n = 0;
+	for (; n < children; n++) {
+		pid_t c = fork();
+		WL_CHECK(c >= 0);
+		if (c == 0)
+			_exit(0);
+		reap(c);
+	}
+	atomic_store(&stop_gate, 1);
+	for (int i = 0; i < nth; i++)
+		WL_CHECK(pthread_join(th[i], NULL) == 0);
+	printf("forks=%d\n", n);
+	return 0;
+}
 static char lines[1 << 16];
 
 static void *gate_reader(void *arg)
@@ -385,19 +404,7 @@ static int mode_gate(void)
 	void *arg[5] = { NULL, NULL, NULL, &rings[0], &rings[1] };
 	for (int i = 0; i < 5; i++)
 		WL_CHECK(pthread_create(&th[i], NULL, fn[i], arg[i]) == 0);
-	int n = 0;
-	for (; n < GATE_CHILDREN; n++) {
-		pid_t c = fork();
-		WL_CHECK(c >= 0);
-		if (c == 0)
-			_exit(0);
-		reap(c);
-	}
-	atomic_store(&stop_gate, 1);
-	for (int i = 0; i < 5; i++)
-		WL_CHECK(pthread_join(th[i], NULL) == 0);
-	printf("forks=%d\n", n);
-	return 0;
+	return fork_while(th, 5, GATE_CHILDREN);
 }
 
 #define MIX_CHILDREN 300
@@ -449,19 +456,7 @@ static int mode_mix(void)
 	pthread_t th[4];
 	for (uintptr_t i = 0; i < 4; i++)
 		WL_CHECK(pthread_create(&th[i], NULL, mix_thread, (void *)i) == 0);
-	int n = 0;
-	for (; n < MIX_CHILDREN; n++) {
-		pid_t c = fork();
-		WL_CHECK(c >= 0);
-		if (c == 0)
-			_exit(0);
-		reap(c);
-	}
-	atomic_store(&stop_gate, 1);
-	for (int i = 0; i < 4; i++)
-		WL_CHECK(pthread_join(th[i], NULL) == 0);
-	printf("forks=%d\n", n);
-	return 0;
+	return fork_while(th, 4, MIX_CHILDREN);
 }
 
 static volatile sig_atomic_t signal_forks, signal_failed, signal_child;
