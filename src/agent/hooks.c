@@ -766,6 +766,27 @@ static __attribute__((noinline, cold)) int remove_forking(uintptr_t p, struct pt
 	}
 }
 
+/* Block P with record R did not go into the map (too large, or a fork
+ * in progress): count it untracked, or log it, or if the fork went on
+ * meanwhile put it there now.  As ptrmap_insert returns (0 or 1) when it
+ * is in the map now, -1 when untracked, -2 when logged. */
+static __attribute__((noinline, cold)) int record_rare(uintptr_t p, struct ptrmap_rec *r,
+						       struct ptrmap_rec *old,
+						       const uintptr_t *pcs, unsigned depth,
+						       unsigned stripe)
+{
+	int ins = r->size > PTRMAP_MAX_SIZE ? -1 : place_forking(p, r, old, pcs, depth);
+	if (ins == 2)
+		return -2;
+	if (ins < 0) {
+		uint64_t bytes, blocks;
+		block_weight(r->size, &bytes, &blocks);
+		stacktab_untracked(stripe, bytes, blocks);
+		return -1;
+	}
+	return ins;
+}
+
 /* Record block P of SIZE bytes, sampled or not (SAMPLED: it is, whatever
  * the countdown says).  Inline in the commonest hooks (malloc, calloc,
  * realloc): a frame fewer for every walk to step through. */
@@ -799,27 +820,20 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 	unsigned depth = b ? capture(b) : 0;
 	const uintptr_t *pcs = b ? b->pcs : no_pcs;
 	struct ptrmap_rec r = { size, stacktab_intern(pcs, depth), agent_mark_tag() }, old;
-	int ins = size > PTRMAP_MAX_SIZE	 ? -1
-		  : r.stack == STACKTAB_FORKING ? -2
-						: ptrmap_insert((uintptr_t)p, &r, &old);
-	if (__builtin_expect(ins == -2, 0))
-		ins = place_forking((uintptr_t)p, &r, &old, pcs, depth);
-	if (ins < 0) {
-		uint64_t bytes, blocks;
-		block_weight(size, &bytes, &blocks);
-		stacktab_untracked(stripe, bytes, blocks);
-	} else if (ins == 2) {
-		if (ts.shared.in_cxx)
-			ts.cxx_inner_kept = 1;
-	} else {
+	int ins = -2;
+	if (__builtin_expect(size <= PTRMAP_MAX_SIZE && r.stack != STACKTAB_FORKING, 1))
+		ins = ptrmap_insert((uintptr_t)p, &r, &old);
+	if (__builtin_expect(ins < 0, 0))
+		ins = record_rare((uintptr_t)p, &r, &old, pcs, depth, stripe);
+	if (ins >= 0) {
 		if (ins == 1) /* its free never reached us; forget the old block */
 			credit(stripe, &old);
 		else if (agent_settings.sample)
 			filter_add((uintptr_t)p, 1);
 		charge(stripe, &r);
-		if (ts.shared.in_cxx)
-			ts.cxx_inner_kept = 1;
 	}
+	if (ts.shared.in_cxx && ins != -1)
+		ts.cxx_inner_kept = 1;
 	ts.shared.busy--;
 	errno = saved_errno;
 }
