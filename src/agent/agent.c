@@ -366,11 +366,12 @@ static void fork_prepare(void)
 	stacktab_lock();
 }
 
-/* After the fork, in the parent and (CHILD) the child. */
-static void fork_release(int child)
+/* After the fork, in the parent and (CHILD) the child: 0 when the child
+ * records nothing. */
+static int fork_release(int child)
 {
 	if (--in_fork_handlers)
-		return;
+		return 1;
 	if (fork_untraced) {
 		fork_untraced = 0;
 		if (child) {
@@ -388,7 +389,7 @@ static void fork_release(int child)
 			if (!lock_mine(&fork_lock))
 				lock_release(&fork_lock);
 		}
-		return;
+		return 0;
 	}
 	hooks_fork_apply(child);
 	ptrmap_unlock_all();
@@ -399,6 +400,7 @@ static void fork_release(int child)
 	else
 		modules_fork_parent();
 	lock_release(&fork_lock);
+	return 1;
 }
 
 static void fork_parent(void)
@@ -413,9 +415,7 @@ static int process_ready;
 
 static void fork_child(void)
 {
-	int untraced = fork_untraced && in_fork_handlers == 1;
-	fork_release(1);
-	if (untraced || !__atomic_load_n(&process_ready, __ATOMIC_ACQUIRE)) {
+	if (!fork_release(1) || !__atomic_load_n(&process_ready, __ATOMIC_ACQUIRE)) {
 		hooks_busy(-1);
 		return;
 	}

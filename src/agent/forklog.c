@@ -33,7 +33,6 @@ static uint32_t pcs_used;
 /* Entries are kept from fork to fork: the number of this one tells a
  * written entry from one of an earlier fork (kind: gen << 8 | kind). */
 static uint32_t gen;
-static __thread struct forklog_entry *writing __attribute__((tls_model("initial-exec")));
 
 static uint64_t state(unsigned phase, uint32_t n)
 {
@@ -96,10 +95,6 @@ struct forklog_entry *forklog_reserve(uint32_t *num, int *full)
 				return NULL;
 			}
 			struct forklog_entry *e = &c[n & (CHUNK - 1)];
-			/* Marked before anything is written: a signal handler
-			 * that forks now must not wait for this entry. */
-			__atomic_store_n(&writing, e, __ATOMIC_RELAXED);
-			__atomic_signal_fence(__ATOMIC_SEQ_CST);
 			e->stack = 0;
 			e->depth = 0;
 			e->found = 0;
@@ -123,8 +118,6 @@ void forklog_publish(struct forklog_entry *e, enum forklog_kind kind)
 {
 	uint32_t g = __atomic_load_n(&gen, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, g << 8 | (uint32_t)kind, __ATOMIC_RELEASE);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&writing, NULL, __ATOMIC_RELAXED);
 }
 
 uint32_t forklog_stop(void)
@@ -139,7 +132,10 @@ struct forklog_entry *forklog_entry(uint32_t num, int wait, enum forklog_kind *k
 {
 	struct forklog_entry *c, *e;
 	/* Its writer runs, and never waits on anything while it maps the
-	 * chunk or writes the entry. */
+	 * chunk or writes the entry.  (Not this thread, in a signal handler
+	 * that interrupted it writing: that fork goes on without the agent's
+	 * handlers, as the writer was inside a hook while another fork was
+	 * in progress.) */
 	while (!(c = __atomic_load_n(&chunks[num >> CHUNK_SHIFT], __ATOMIC_ACQUIRE))) {
 		if (!wait)
 			return NULL;
@@ -148,8 +144,6 @@ struct forklog_entry *forklog_entry(uint32_t num, int wait, enum forklog_kind *k
 	if (c == CHUNK_FAILED)
 		return NULL;
 	e = &c[num & (CHUNK - 1)];
-	if (e == __atomic_load_n(&writing, __ATOMIC_RELAXED))
-		return NULL;
 	uint32_t k;
 	while ((k = __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE)) >> 8 != gen) {
 		if (!wait)
@@ -181,5 +175,5 @@ void forklog_end(void)
 				mem_unmap(have, CHUNK * sizeof *have);
 		}
 	}
-	__atomic_store_n(&forklog_state, state(FORKLOG_OPEN, 0), __ATOMIC_RELEASE);
+	forklog_abandon();
 }

@@ -7,12 +7,12 @@
  * handler registration).  So the prepare handler raises the gate before it
  * takes the locks, and a hook that finds a lock the fork holds while the
  * gate is up writes what it would have done into this log, without a
- * lock, and goes on.  After the fork the parent and child handlers close the log and
- * apply it, in the order the entries were taken, before they release the
- * locks; hooks that arrive then wait for them (the fork is done, and the
- * handlers wait only for entries being written).  A lock another hook
- * holds is waited for as ever: hooks never wait for anything else while
- * they hold one.
+ * lock, and goes on.  After the fork the parent and child handlers close
+ * the log and apply it, in the order the entries were taken, before they
+ * release the locks; hooks that arrive then wait for them (the fork is
+ * done, and the handlers wait only for entries being written).  A lock
+ * another hook holds is waited for as ever: hooks never wait for anything
+ * else while they hold one.
  */
 #ifndef HEAPTOP_FORKLOG_H
 #define HEAPTOP_FORKLOG_H
@@ -99,9 +99,9 @@ void forklog_publish(struct forklog_entry *e, enum forklog_kind kind);
 uint32_t forklog_stop(void);
 /* The number of the fork now or last in progress. */
 uint32_t forklog_gen(void);
-/* Entry NUM, once written (its kind in *KIND); NULL when it never will be for the handler:
- * its writer is this thread, interrupted by the signal handler that
- * forked, or (WAIT 0, in the child) a thread the child does not have. */
+/* Entry NUM, once written (its kind in *KIND); NULL when it never will
+ * be: its chunk could not be mapped, or (WAIT 0, in the child or once the
+ * gate is open) its writer is a thread the child does not have. */
 struct forklog_entry *forklog_entry(uint32_t num, int wait, enum forklog_kind *kind);
 /* The pcs of entry E's new stack. */
 const uintptr_t *forklog_entry_pcs(const struct forklog_entry *e);

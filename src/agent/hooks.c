@@ -631,6 +631,28 @@ static void filter_add(uintptr_t p, int delta)
 	}
 }
 
+/* Block P with record R went into the map, new (INS 0) or in place of OLD
+ * (1), whose free never reached us: count it. */
+static inline __attribute__((always_inline)) void count_placed(unsigned stripe, uintptr_t p,
+								 const struct ptrmap_rec *r, int ins,
+								 const struct ptrmap_rec *old)
+{
+	if (ins == 1)
+		credit(stripe, old);
+	else if (agent_settings.sample)
+		filter_add(p, 1);
+	charge(stripe, r);
+}
+
+/* Block P, with record R, left the map: count its free. */
+static inline __attribute__((always_inline)) void count_freed(unsigned stripe, uintptr_t p,
+								const struct ptrmap_rec *r)
+{
+	if (agent_settings.sample)
+		filter_add(p, -1);
+	credit(stripe, r);
+}
+
 static void unforget(void *p, const struct ptrmap_rec *r);
 
 /*
@@ -825,13 +847,8 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		ins = ptrmap_insert((uintptr_t)p, &r, &old);
 	if (__builtin_expect(ins < 0, 0))
 		ins = record_rare((uintptr_t)p, &r, &old, pcs, depth, stripe);
-	if (ins >= 0) {
-		if (ins == 1) /* its free never reached us; forget the old block */
-			credit(stripe, &old);
-		else if (agent_settings.sample)
-			filter_add((uintptr_t)p, 1);
-		charge(stripe, &r);
-	}
+	if (ins >= 0)
+		count_placed(stripe, (uintptr_t)p, &r, ins, &old);
 	if (ts.shared.in_cxx && ins != -1)
 		ts.cxx_inner_kept = 1;
 	ts.shared.busy--;
@@ -894,11 +911,8 @@ static inline __attribute__((always_inline)) int forget(void *p, struct ptrmap_r
 	int found = ptrmap_remove((uintptr_t)p, r);
 	if (__builtin_expect(found < 0, 0))
 		found = remove_forking((uintptr_t)p, r, FORKLOG_FREE);
-	if (found) {
-		if (agent_settings.sample)
-			filter_add((uintptr_t)p, -1);
-		credit(my_stripe(), r);
-	}
+	if (found)
+		count_freed(my_stripe(), (uintptr_t)p, r);
 	ts.shared.busy--;
 	return found;
 }
@@ -913,13 +927,8 @@ static void unforget(void *p, const struct ptrmap_rec *r)
 		struct ptrmap_rec rec = *r;
 		ins = place_forking((uintptr_t)p, &rec, &old, NULL, 0);
 	}
-	if (ins == 0 || ins == 1) {
-		if (ins == 1)
-			credit(my_stripe(), &old);
-		else if (agent_settings.sample)
-			filter_add((uintptr_t)p, 1);
-		charge(my_stripe(), r);
-	}
+	if (ins == 0 || ins == 1)
+		count_placed(my_stripe(), (uintptr_t)p, r, ins, &old);
 	ts.shared.busy--;
 }
 
@@ -1333,9 +1342,7 @@ void hooks_fork_apply(int child)
 			break;
 		case FORKLOG_FREE:
 			if (ptrmap_remove_held(e->p, &r) == 1) {
-				if (agent_settings.sample)
-					filter_add(e->p, -1);
-				credit(stripe, &r);
+				count_freed(stripe, e->p, &r);
 				/* For an UNFREE after it. */
 				e->size = r.size;
 				e->stack = r.stack;
