@@ -142,15 +142,21 @@ static uint32_t next_slot(uint32_t i, uint32_t slots)
 	return i + 1 == slots ? 0 : i + 1;
 }
 
-/* How far the entry at I (0 for an empty slot) lies from its home. */
-static uint32_t distance(const struct entry *t, uint32_t slots, uint32_t i)
+/* How far the entry at I lies from its home, its stored distance FAR. */
+static __attribute__((noinline, cold)) uint32_t distance_far(const struct entry *t,
+							      uint32_t slots, uint32_t i)
 {
-	uint32_t d = stored_dist(t[i].key);
-	if (__builtin_expect(d < FAR, 1))
-		return d;
 	uint64_t addr = t[i].key & ADDR_MASK;
 	uint32_t home = home_slot(addr, mix(addr, run_bits), slots, run_bits);
 	return i >= home ? i - home : i + slots - home;
+}
+
+/* How far the entry at I (0 for an empty slot) lies from its home. */
+static inline __attribute__((always_inline)) uint32_t distance(const struct entry *t,
+								uint32_t slots, uint32_t i)
+{
+	uint32_t d = stored_dist(t[i].key);
+	return __builtin_expect(d < FAR, 1) ? d : distance_far(t, slots, i);
 }
 
 /* Put KEY, VAL at I, D slots from its home and its place in the probe
