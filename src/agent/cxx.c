@@ -311,29 +311,34 @@ static void *fallback_new(size_t size, size_t align, int nothrow)
  * does that first and tail-calls the allocator's, with no frame of its
  * own (the frame, the marks around the call and the tell after it cost
  * cppcheck 5 % of its run on jemalloc, 7 % on tcmalloc).  That is only
- * right where the allocator's operator makes the block without malloc,
- * whose hook would take the bytes off again (libstdc++'s operator new
- * calls malloc, jemalloc's aligned one posix_memalign).  So each operator
- * new first goes the long way, where the agent says whether the block came
- * through malloc (cxx_inner): after FAST_AFTER calls where it did not,
- * that operator takes the short way, and one where it did keeps it on the
- * long way for good.  (An operator that used malloc only later, for some
- * sizes, would have those blocks' bytes counted twice towards the next
- * sample point.)  Deletes of a block the filter says was never sampled
- * take the short way too.
+ * right where the allocator's operator makes nothing through the hooks,
+ * which would take bytes off the countdown again and record the block at
+ * the allocator's frames (libstdc++'s operator new calls malloc,
+ * jemalloc's aligned one posix_memalign, an operator with a header in
+ * front of malloc's block returns another address).  So each operator new
+ * goes the long way first, where the agent notes whatever the hooks saw in
+ * there (cxx_inner): after FAST_AFTER calls that made nothing through
+ * them, that operator takes the short way; any long-way call that did,
+ * among the first or a later one (a block with a sample point still goes
+ * the long way), keeps it on the long way for good.  An operator that
+ * turns to malloc only later (for larger sizes, or jemalloc's retry after
+ * a new_handler) has the blocks it made so on the short way before that
+ * counted twice towards the next sample point.  Deletes of a block the
+ * filter says was never sampled take the short way too.
  */
 #define FAST_AFTER 64
 static int fast_calls[OP_COUNT]; /* long-way calls seen, or -1: never short */
 
-/* What the long way saw: block P of operator OP, T's marks just cleared. */
+/* What the long way saw: operator OP returned P with T's marks just
+ * cleared (cxx_inner: what the hooks saw in there). */
 static void learn(enum op op, const struct heaptop_thread_shared *t, const void *p)
 {
 	int n = __atomic_load_n(&fast_calls[op], __ATOMIC_RELAXED);
-	if (n < 0 || n >= FAST_AFTER || !t || !p)
+	if (n < 0 || !t)
 		return;
-	if ((uintptr_t)p == t->cxx_inner)
+	if (t->cxx_inner)
 		__atomic_store_n(&fast_calls[op], -1, __ATOMIC_RELAXED);
-	else /* a lost race loses a count, never the -1 */
+	else if (p && n < FAST_AFTER) /* a lost race loses a count, never the -1 */
 		__atomic_compare_exchange_n(&fast_calls[op], &n, n + 1, 0, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);
 }
