@@ -255,19 +255,19 @@ static inline void inside_leave(struct inside *in)
 /*
  * Block P of SIZE bytes was made by the allocator's operator (T: the
  * thread's shared state, or NULL).  In sampling mode most blocks hold no
- * sample point: when no hook has seen this one yet (cxx_inner: the block
- * the allocator made through malloc, or that an operator nested in this
- * one, such as libstdc++'s new[] calling new, told), its bytes come off
- * the countdown here, with no call.  Anything else goes to the agent,
- * which records it, or moves the inner block's record to the caller of
- * the outermost new.
+ * sample point: when no hook saw anything in there (cxx_inner: the block
+ * the allocator made through malloc, which P may be or lie in, or that an
+ * operator nested in this one, such as libstdc++'s new[] calling new,
+ * told), its bytes come off the countdown here, with no call.  Anything
+ * else goes to the agent, which records it, or moves the inner block's
+ * record to the caller of the outermost new.
  */
 static inline void tell_alloc(struct heaptop_thread_shared *t, void *p, size_t size)
 {
 	void (*f)(void *, size_t) = __atomic_load_n(&agent_alloc, __ATOMIC_RELAXED);
 	if (!p || !f)
 		return;
-	if (t && (uintptr_t)p != t->cxx_inner && sampling_on() && heaptop_sample_skip(t, size))
+	if (t && !t->cxx_inner && sampling_on() && heaptop_sample_skip(t, size))
 		return;
 	f(p, size);
 }

@@ -51,6 +51,7 @@ struct thread_state {
 			      the thread it was asked about */
 	struct walk_bufs *bufs; /* mapped at the first walk */
 	int cxx_inner_kept; /* shared.cxx_inner is in the pointer map */
+	size_t cxx_inner_size; /* and the size it was asked with */
 	uint32_t freed_log; /* the fork log's number + 1 of the FREE entry
 			       forget wrote last, 0: none */
 	uint64_t freed_seen; /* forklog_seen then */
@@ -827,6 +828,7 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 	}
 	if (ts.shared.in_cxx) { /* see __heaptop_alloc */
 		ts.shared.cxx_inner = (uintptr_t)p;
+		ts.cxx_inner_size = size;
 		ts.cxx_inner_kept = 0;
 	}
 	if (agent_settings.sample && !sampled && !sample_hit(size))
@@ -1250,27 +1252,49 @@ static __attribute__((noinline)) void record_sampled(void *p, size_t size)
 	record_block(p, size, 1);
 }
 
-/* Block P, which operator new returns, is the one the allocator made
- * inside it through malloc: the record moves to the caller of new. */
-static __attribute__((noinline)) void cxx_alloc_inner(void *p, size_t size)
+/* INNER, the block the allocator made through malloc inside operator
+ * new, is (or holds) the one new returns: its record moves to the caller
+ * of new, as a block of SIZE bytes. */
+static __attribute__((noinline)) void cxx_alloc_inner(uintptr_t inner, size_t size)
 {
 	ts.shared.cxx_inner = 0;
 	if (ts.cxx_inner_kept) {
-		retract(p);
-		record_sampled(p, size);
+		retract((void *)inner);
+		record_sampled((void *)inner, size);
 	}
 }
 
-/* Without a frame of its own on the way to record_alloc's countdown (in
- * sampling mode the commonest case: a block with no sample point).  An
- * operator nested in another one of the shim's (libstdc++'s new[] and
- * nothrow new call new, which is the shim's again) leaves the block it
- * made to the outermost: recorded once, at the caller of that one. */
+/* Most an operator new puts in front of (or after) the block it returns
+ * from inside malloc's: a header, alignment. */
+#define CXX_PADDING 4096
+
+/*
+ * Without a frame of its own on the way to record_alloc's countdown (in
+ * sampling mode the commonest case: a block with no sample point).  The
+ * block P of SIZE bytes that new returns is the one malloc made in there:
+ * recorded once, with the size new was asked for.  Or it lies inside that
+ * one, after a header or alignment of the allocator's (up to CXX_PADDING
+ * bytes of it in all; not a slab or an arena, whose other blocks new
+ * hands out later): recorded once too, where malloc's block is (what the
+ * allocator's delete frees), with malloc's size, on which the sampling
+ * decision was made and which the heap holds.  An operator nested in
+ * another one of the shim's (libstdc++'s new[] and nothrow new call new,
+ * which is the shim's again) leaves the block it made to the outermost:
+ * recorded once, at the caller of that one.
+ */
 EXPORT void __heaptop_alloc(void *p, size_t size)
 {
-	if (p && (uintptr_t)p == ts.shared.cxx_inner) {
+	uintptr_t inner = ts.shared.cxx_inner, at = (uintptr_t)p;
+	size_t inner_size = ts.cxx_inner_size;
+	if (p && at == inner) {
 		if (!ts.shared.in_cxx)
-			cxx_alloc_inner(p, size);
+			cxx_alloc_inner(inner, size);
+		return;
+	}
+	if (p && inner && at > inner && at - inner <= inner_size && size <= inner_size - (at - inner) &&
+	    inner_size - size <= CXX_PADDING) {
+		if (!ts.shared.in_cxx)
+			cxx_alloc_inner(inner, inner_size);
 		return;
 	}
 	record_alloc(p, size);
