@@ -17,7 +17,7 @@ echo "== the agent defines only the functions libheaptop(7) names"
 if command -v nm >/dev/null; then
 	expect_eq "exported functions" \
 		"$(nm -D --defined-only "$HEAPTOP_AGENT" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" \
-		"_Exit __heaptop_alloc __heaptop_busy __heaptop_cxx_enter __heaptop_cxx_leave __heaptop_cxx_loaded __heaptop_cxx_thread2 __heaptop_free __register_atfork _exit aligned_alloc calloc dlclose free malloc memalign posix_memalign pthread_getattr_np pvalloc quick_exit realloc reallocarray valloc "
+		"_Exit __heaptop_alloc2 __heaptop_busy __heaptop_cxx_enter __heaptop_cxx_leave __heaptop_cxx_loaded __heaptop_cxx_thread2 __heaptop_free __register_atfork _exit aligned_alloc calloc dlclose free malloc memalign posix_memalign pthread_getattr_np pvalloc quick_exit realloc reallocarray valloc "
 	shim=$(dirname "$HEAPTOP_AGENT")/libheaptop-cxx.so
 	expect_eq "libheaptop-cxx.so's exported functions" \
 		"$(nm -D --defined-only "$shim" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" \

@@ -57,7 +57,7 @@ enum op { OPERATORS(ENUM) OP_COUNT };
 static const char *const op_names[OP_COUNT] = { OPERATORS(NAME) };
 
 static void *next_op[OP_COUNT];
-static void (*agent_alloc)(void *, size_t);
+static void (*agent_alloc)(void *, size_t, size_t);
 static void (*agent_free)(void *);
 static void (*agent_enter)(void), (*agent_leave)(void);
 static void (*agent_busy)(int);
@@ -87,8 +87,8 @@ static void resolve(void)
 	if (loaded) {
 		/* Before the first block is told: the walks drop our frames. */
 		loaded((const void *)&resolve);
-		__atomic_store_n(&agent_alloc, (void (*)(void *, size_t))dlsym(RTLD_DEFAULT,
-						"__heaptop_alloc"), __ATOMIC_RELAXED);
+		__atomic_store_n(&agent_alloc, (void (*)(void *, size_t, size_t))dlsym(RTLD_DEFAULT,
+						"__heaptop_alloc2"), __ATOMIC_RELAXED);
 		__atomic_store_n(&agent_free, (void (*)(void *))dlsym(RTLD_DEFAULT,
 						"__heaptop_free"), __ATOMIC_RELAXED);
 		__atomic_store_n(&agent_enter, (void (*)(void))dlsym(RTLD_DEFAULT,
@@ -262,14 +262,15 @@ static inline void inside_leave(struct inside *in)
  * else goes to the agent, which records it, or moves the inner block's
  * record to the caller of the outermost new.
  */
-static inline void tell_alloc(struct heaptop_thread_shared *t, void *p, size_t size)
+static inline void tell_alloc(struct heaptop_thread_shared *t, void *p, size_t size,
+			      size_t align)
 {
-	void (*f)(void *, size_t) = __atomic_load_n(&agent_alloc, __ATOMIC_RELAXED);
+	void (*f)(void *, size_t, size_t) = __atomic_load_n(&agent_alloc, __ATOMIC_RELAXED);
 	if (!p || !f)
 		return;
 	if (t && !t->cxx_inner && sampling_on() && heaptop_sample_skip(t, size))
 		return;
-	f(p, size);
+	f(p, size, align);
 }
 
 /* The block at P is being deleted: the agent need not hear of it when
@@ -375,9 +376,10 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 #define UNPAREN(...) __VA_ARGS__
 
 /* Operator new SYM (OP, of type TYPE) with parameters PARAMS, called with
- * ARGS; FALLBACK when there is no next operator.  The long way is a
- * function of its own, tail-called with the caller's address. */
-#define NEW(sym, op, type, params, args, fallback)                                 \
+ * ARGS, for ALIGNMENT (0: new's own); FALLBACK when there is no next
+ * operator.  The long way is a function of its own, tail-called with the
+ * caller's address. */
+#define NEW(sym, op, type, params, args, alignment, fallback)                      \
 	static __attribute__((noinline)) void *sym##_long(const void *caller,      \
 							  UNPAREN params)          \
 	{                                                                          \
@@ -390,7 +392,7 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 			p = f ? f args : fallback;                                 \
 		}                                                                  \
 		learn(op, t, p);                                                   \
-		tell_alloc(t, p, size);                                            \
+		tell_alloc(t, p, size, alignment);                                 \
 		return p;                                                          \
 	}                                                                          \
 	EXPORT void *sym params;                                                   \
@@ -402,21 +404,21 @@ typedef void *(*new_align_nothrow_fn)(size_t, size_t, const void *);
 		return sym##_long(__builtin_return_address(0), UNPAREN args);      \
 	}
 
-NEW(_Znwm, OP_NEW, new_fn, (size_t size), (size), fallback_new(size, 0, 0))
-NEW(_Znam, OP_NEW_ARRAY, new_fn, (size_t size), (size), fallback_new(size, 0, 0))
+NEW(_Znwm, OP_NEW, new_fn, (size_t size), (size), 0, fallback_new(size, 0, 0))
+NEW(_Znam, OP_NEW_ARRAY, new_fn, (size_t size), (size), 0, fallback_new(size, 0, 0))
 NEW(_ZnwmRKSt9nothrow_t, OP_NEW_NOTHROW, new_nothrow_fn, (size_t size, const void *nt),
-    (size, nt), fallback_new(size, 0, 1))
+    (size, nt), 0, fallback_new(size, 0, 1))
 NEW(_ZnamRKSt9nothrow_t, OP_NEW_ARRAY_NOTHROW, new_nothrow_fn, (size_t size, const void *nt),
-    (size, nt), fallback_new(size, 0, 1))
+    (size, nt), 0, fallback_new(size, 0, 1))
 NEW(_ZnwmSt11align_val_t, OP_NEW_ALIGN, new_align_fn, (size_t size, size_t align),
-    (size, align), fallback_new(size, align, 0))
+    (size, align), align, fallback_new(size, align, 0))
 NEW(_ZnamSt11align_val_t, OP_NEW_ARRAY_ALIGN, new_align_fn, (size_t size, size_t align),
-    (size, align), fallback_new(size, align, 0))
+    (size, align), align, fallback_new(size, align, 0))
 NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, OP_NEW_ALIGN_NOTHROW, new_align_nothrow_fn,
-    (size_t size, size_t align, const void *nt), (size, align, nt),
+    (size_t size, size_t align, const void *nt), (size, align, nt), align,
     fallback_new(size, align, 1))
 NEW(_ZnamSt11align_val_tRKSt9nothrow_t, OP_NEW_ARRAY_ALIGN_NOTHROW, new_align_nothrow_fn,
-    (size_t size, size_t align, const void *nt), (size, align, nt),
+    (size_t size, size_t align, const void *nt), (size, align, nt), align,
     fallback_new(size, align, 1))
 
 /* Every operator delete: the block is forgotten before the allocator gets

@@ -36,6 +36,7 @@
 #include "agent/unwind.h"
 
 #define FLUSH_BYTES (64 << 10) /* per-thread live delta folded in past this */
+#define CXX_MADE 4 /* blocks made inside an operator new that are kept */
 
 struct thread_state {
 	struct heaptop_thread_shared shared; /* busy, in_cxx, cxx_inner and
@@ -50,8 +51,15 @@ struct thread_state {
 	int in_getattr;    /* in pthread_getattr_np, which holds the lock of
 			      the thread it was asked about */
 	struct walk_bufs *bufs; /* mapped at the first walk */
-	int cxx_inner_kept; /* shared.cxx_inner is in the pointer map */
-	size_t cxx_inner_size; /* and the size it was asked with */
+	/* The blocks the hooks saw inside the shim's outermost operator new
+	 * so far, oldest first (the first of them cleared the list: the shim
+	 * clears shared.cxx_inner when it calls the allocator's operator). */
+	struct cxx_made {
+		uintptr_t at;
+		size_t size;
+		int kept; /* it is in the pointer map */
+	} cxx_made[CXX_MADE];
+	unsigned cxx_nmade;
 	uint32_t freed_log; /* the fork log's number + 1 of the FREE entry
 			       forget wrote last, 0: none */
 	uint64_t freed_seen; /* forklog_seen then */
@@ -810,6 +818,19 @@ static __attribute__((noinline, cold)) int record_rare(uintptr_t p, struct ptrma
 	return ins;
 }
 
+/* Block P of SIZE bytes was made inside the shim's operator new. */
+static __attribute__((noinline)) void cxx_note(void *p, size_t size)
+{
+	if (!ts.shared.cxx_inner)
+		ts.cxx_nmade = 0; /* the first in this operator */
+	else if (ts.cxx_nmade == CXX_MADE) {
+		memmove(ts.cxx_made, ts.cxx_made + 1, (CXX_MADE - 1) * sizeof ts.cxx_made[0]);
+		ts.cxx_nmade--;
+	}
+	ts.cxx_made[ts.cxx_nmade++] = (struct cxx_made){ (uintptr_t)p, size, 0 };
+	ts.shared.cxx_inner = (uintptr_t)p;
+}
+
 /* Record block P of SIZE bytes, sampled or not (SAMPLED: it is, whatever
  * the countdown says).  Inline in the commonest hooks (malloc, calloc,
  * realloc): a frame fewer for every walk to step through. */
@@ -826,11 +847,8 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		core_init();
 		ts.shared.busy--;
 	}
-	if (ts.shared.in_cxx) { /* see __heaptop_alloc */
-		ts.shared.cxx_inner = (uintptr_t)p;
-		ts.cxx_inner_size = size;
-		ts.cxx_inner_kept = 0;
-	}
+	if (ts.shared.in_cxx) /* see __heaptop_alloc2 */
+		cxx_note(p, size);
 	if (agent_settings.sample && !sampled && !sample_hit(size))
 		return;
 	int saved_errno = errno;
@@ -851,8 +869,8 @@ static inline __attribute__((always_inline)) void record_block(void *p, size_t s
 		ins = record_rare((uintptr_t)p, &r, &old, pcs, depth, stripe);
 	if (ins >= 0)
 		count_placed(stripe, (uintptr_t)p, &r, ins, &old);
-	if (ts.shared.in_cxx && ins != -1)
-		ts.cxx_inner_kept = 1;
+	if (ts.shared.in_cxx && ins != -1 && ts.cxx_nmade)
+		ts.cxx_made[ts.cxx_nmade - 1].kept = 1;
 	ts.shared.busy--;
 	errno = saved_errno;
 }
@@ -1183,12 +1201,12 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
  * For libheaptop-cxx.so, whose operator new and delete stand in front of
  * an allocator's own (see cxx.c).  It calls the allocator's operator new
  * between __heaptop_cxx_enter and __heaptop_cxx_leave, then tells the
- * block with __heaptop_alloc, which charges it to the caller of new.  In
+ * block with __heaptop_alloc2, which charges it to the caller of new.  In
  * between, the allocator may call malloc itself (jemalloc's aligned
  * operator new calls its posix_memalign): that block is recorded, or not
- * sampled, as usual, and when it turns out to be the one new returns, its
- * record is moved to the caller of new (the sampling decision kept: one
- * per block).  Anything else in there (what a new_handler allocates or
+ * sampled, as usual, and when it turns out to be (or to hold) the one new
+ * returns, its record is moved to the caller of new (the sampling decision
+ * kept: one per block; see __heaptop_alloc2).  Anything else in there (what a new_handler allocates or
  * frees, the std::bad_alloc the allocator throws) is the program's own.
  * In sampling mode every allocation in there takes the hooks' slow path,
  * which sees its address.  The shim does what enter and leave do itself,
@@ -1252,50 +1270,58 @@ static __attribute__((noinline)) void record_sampled(void *p, size_t size)
 	record_block(p, size, 1);
 }
 
-/* INNER, the block the allocator made through malloc inside operator
- * new, is (or holds) the one new returns: its record moves to the caller
- * of new, as a block of SIZE bytes. */
-static __attribute__((noinline)) void cxx_alloc_inner(uintptr_t inner, size_t size)
+/* Block P, which operator new returns, lies in M, made through malloc in
+ * there: M's record moves to P, at the caller of new, as SIZE bytes. */
+static __attribute__((noinline)) void cxx_alloc_inner(const struct cxx_made *m, void *p,
+						      size_t size)
 {
+	int kept = m->kept;
+	uintptr_t at = m->at;
 	ts.shared.cxx_inner = 0;
-	if (ts.cxx_inner_kept) {
-		retract((void *)inner);
-		record_sampled((void *)inner, size);
+	ts.cxx_nmade = 0;
+	if (kept) {
+		retract((void *)at);
+		record_sampled(p, size);
 	}
 }
 
-/* Most an operator new puts in front of (or after) the block it returns
- * from inside malloc's: a header, alignment. */
-#define CXX_PADDING 4096
+/* What an operator new may put around the block it returns from inside
+ * malloc's, besides alignment: a header, a trailer. */
+#define CXX_PADDING 256
 
 /*
- * Without a frame of its own on the way to record_alloc's countdown (in
- * sampling mode the commonest case: a block with no sample point).  The
- * block P of SIZE bytes that new returns is the one malloc made in there:
- * recorded once, with the size new was asked for.  Or it lies inside that
- * one, after a header or alignment of the allocator's (up to CXX_PADDING
- * bytes of it in all; not a slab or an arena, whose other blocks new
- * hands out later): recorded once too, where malloc's block is (what the
- * allocator's delete frees), with malloc's size, on which the sampling
- * decision was made and which the heap holds.  An operator nested in
- * another one of the shim's (libstdc++'s new[] and nothrow new call new,
- * which is the shim's again) leaves the block it made to the outermost:
- * recorded once, at the caller of that one.
+ * The block P of SIZE bytes (aligned to ALIGN, 0 for new's own) that
+ * operator new returns may be one the allocator made in there through
+ * malloc (the newest of those first).  Then it is recorded once, where
+ * the program's delete tells it, with the size malloc was asked for: the
+ * sampling decision was made on that size, and the heap holds that much.
+ * So also when it lies inside one of those, after a header or an
+ * alignment, with at most CXX_PADDING + ALIGN bytes of malloc's block
+ * around it in all; a larger block (a slab, an arena, whose other blocks
+ * new hands out later) stays the allocator's, and P is recorded on its
+ * own, unless it is where that block starts: then it is that block, with
+ * the size new was asked for.  Not sampled there, or none of them at all:
+ * P's own record, or sampling decision.  An operator nested in another
+ * one of the shim's (libstdc++'s new[] and nothrow new call new, which is
+ * the shim's again) leaves the block it made to the outermost: recorded
+ * once, at the caller of that one.
  */
-EXPORT void __heaptop_alloc(void *p, size_t size)
+EXPORT void __heaptop_alloc2(void *p, size_t size, size_t align)
 {
-	uintptr_t inner = ts.shared.cxx_inner, at = (uintptr_t)p;
-	size_t inner_size = ts.cxx_inner_size;
-	if (p && at == inner) {
-		if (!ts.shared.in_cxx)
-			cxx_alloc_inner(inner, size);
-		return;
-	}
-	if (p && inner && at > inner && at - inner <= inner_size && size <= inner_size - (at - inner) &&
-	    inner_size - size <= CXX_PADDING) {
-		if (!ts.shared.in_cxx)
-			cxx_alloc_inner(inner, inner_size);
-		return;
+	uintptr_t at = (uintptr_t)p;
+	if (p && ts.shared.cxx_inner) {
+		for (unsigned i = ts.cxx_nmade; i-- > 0;) {
+			const struct cxx_made *m = &ts.cxx_made[i];
+			if (at < m->at || at - m->at >= (m->size ? m->size : 1))
+				continue;
+			size_t head = at - m->at, room = m->size - head;
+			int fits = size <= room && m->size - size <= CXX_PADDING + align;
+			if (!fits && head != 0)
+				continue;
+			if (!ts.shared.in_cxx)
+				cxx_alloc_inner(m, p, fits ? m->size : size);
+			return;
+		}
 	}
 	record_alloc(p, size);
 }

@@ -19,7 +19,7 @@ void hooks_off(void);
 void hooks_fork_apply(int child);
 
 /* Called by libheaptop-cxx.so (found with dlsym), see hooks.c. */
-void __heaptop_alloc(void *p, size_t size);
+void __heaptop_alloc2(void *p, size_t size, size_t align);
 void __heaptop_free(void *p);
 void __heaptop_cxx_enter(void);
 void __heaptop_cxx_leave(void);
